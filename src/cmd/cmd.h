@@ -1,0 +1,81 @@
+/*
+ * cmd: one file per kiln command plus the small option parser they share.
+ * Each cmd_<name>() gets argv with argv[0] = the command name and returns
+ * the process exit status.  Commands print; library code does not.
+ */
+#ifndef KILN_CMD_H
+#define KILN_CMD_H
+
+#include "base/base.h"
+
+/* ------------------------------------------------------------ options */
+
+enum opt_type {
+	OPT_END = 0,
+	OPT_BOOL, /* bool *; "--flag", "--flag=true|false" */
+	OPT_STRING, /* const char **; "--flag VALUE" or "--flag=VALUE" */
+	OPT_LIST, /* struct strvec *; repeatable string */
+	OPT_INT, /* int *; non-negative decimal */
+};
+
+struct opt {
+	enum opt_type type;
+	char short_name; /* 0 when none */
+	const char *long_name;
+	void *value;
+	const char *argh; /* placeholder shown in help, e.g. "FILE" */
+	const char *help;
+};
+
+#define OPT_BOOL_(s, l, v, h)                      \
+	{                                          \
+		OPT_BOOL, (s), (l), (v), NULL, (h) \
+	}
+#define OPT_STRING_(s, l, v, a, h)                  \
+	{                                           \
+		OPT_STRING, (s), (l), (v), (a), (h) \
+	}
+#define OPT_LIST_(s, l, v, a, h)                  \
+	{                                         \
+		OPT_LIST, (s), (l), (v), (a), (h) \
+	}
+#define OPT_INT_(s, l, v, a, h)                  \
+	{                                        \
+		OPT_INT, (s), (l), (v), (a), (h) \
+	}
+#define OPT_END_()                                 \
+	{                                          \
+		OPT_END, 0, NULL, NULL, NULL, NULL \
+	}
+
+/*
+ * Parse docker-style options: short flags may be bundled (-it), a short
+ * option's value may be attached (-tname) or the next word; long options
+ * take "--x=v" or "--x v".  Options and operands may be interleaved unless
+ * `stop_at_operand` is set (for `run IMAGE CMD...`), and "--" ends options.
+ * "-h"/"--help" prints the usage and exits 0.  An unknown flag or a missing
+ * value prints a docker-like error and exits 125.
+ * On return argv[0..ret) holds the operands; returns their count.
+ */
+int parse_options(int argc, char **argv, const struct opt *opts,
+		  const char *usage, const char *summary, bool stop_at_operand);
+void usage_with_options(FILE *out, const char *usage, const char *summary,
+			const struct opt *opts);
+/* Print "error: <msg>", the "See 'kiln CMD --help'" hint, exit 125. */
+NORETURN PRINTF_LIKE(2, 3) void usage_error(const char *cmd, const char *fmt,
+					    ...);
+
+/* ------------------------------------------------------------ commands */
+
+struct cmd_entry {
+	const char *name;
+	int (*fn)(int argc, char **argv);
+	const char *summary;
+};
+/* The table main() dispatches on, in `kiln help` order. */
+extern const struct cmd_entry kiln_commands[];
+
+int cmd_help(int argc, char **argv);
+int cmd_version(int argc, char **argv);
+
+#endif
