@@ -31,7 +31,7 @@ busybox() {
 		log "busybox rootfs"
 		local d
 		d=$(mktemp -d /var/tmp/kiln-bb.XXXXXX)
-		mkdir -p "$d"/{bin,sbin,usr/bin,usr/sbin,etc,tmp,root,var/tmp,home/user}
+		mkdir -p "$d"/{bin,sbin,usr/bin,usr/sbin,etc,tmp,root,var/tmp,home/user,dev,proc,sys}
 		chmod 1777 "$d/tmp" "$d/var/tmp"
 		chmod 700 "$d/root"
 		cp /bin/busybox "$d/bin/busybox"
