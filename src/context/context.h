@@ -160,10 +160,11 @@ struct context_entry {
 struct context_walk {
 	struct context_entry *entries;
 	size_t nr, alloc;
+	size_t dirs_read; /* directories listed, for diagnostics and tests */
 };
-#define CONTEXT_WALK_INIT \
-	{                 \
-		NULL, 0, 0 \
+#define CONTEXT_WALK_INIT     \
+	{                     \
+		NULL, 0, 0, 0 \
 	}
 
 /*
