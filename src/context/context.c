@@ -174,7 +174,7 @@ static void fill_stat(struct context_entry *e, const struct stat *st)
 	e->uid = st->st_uid;
 	e->gid = st->st_gid;
 	e->size = S_ISREG(st->st_mode) || S_ISLNK(st->st_mode) ? st->st_size
-								: 0;
+							       : 0;
 	e->mtime = st->st_mtim;
 	e->ctime = st->st_ctim;
 	e->ino = st->st_ino;
@@ -418,7 +418,8 @@ static int hash_file(int dirfd, struct context_entry *e, char *buf,
 
 /*
  * The cache file: a header line, then one record per file, each
- *   <sha256 hex> <size> <ino> <dev> <mtime s> <mtime ns> <ctime s> <ctime ns> <path>\0
+ *   <sha256 hex> <size> <ino> <dev> <mtime s> <mtime ns> <ctime s> <ctime ns>
+ * <path>\0
  */
 #define CACHE_MAGIC "kiln-context-cache 1\n"
 
@@ -469,7 +470,8 @@ static bool parse_num(char **s, bool is_signed, unsigned long long *u,
 static bool parse_rec(char *s, struct cache_rec *r)
 {
 	for (int i = 0; i < CONTEXT_DIGEST_RAW; i++) {
-		int hi = unhex(s[2 * i]), lo = hi < 0 ? -1 : unhex(s[2 * i + 1]);
+		int hi = unhex(s[2 * i]),
+		    lo = hi < 0 ? -1 : unhex(s[2 * i + 1]);
 		if (lo < 0)
 			return false;
 		r->digest[i] = (unsigned char)(hi << 4 | lo);
@@ -584,17 +586,16 @@ static int cache_save(const struct context_walk *w, const char *path,
 		if (!cacheable(e, start))
 			continue;
 		to_hex(e->digest, CONTEXT_DIGEST_RAW, hex);
-		strbuf_addf(&sb, "%s %llu %llu %llu %lld %lld %lld %lld %s", hex,
-			    (unsigned long long)e->size,
-			    (unsigned long long)e->ino,
-			    (unsigned long long)e->dev,
-			    (long long)e->mtime.tv_sec,
-			    (long long)e->mtime.tv_nsec,
-			    (long long)e->ctime.tv_sec,
-			    (long long)e->ctime.tv_nsec, e->path);
+		strbuf_addf(
+			&sb, "%s %llu %llu %llu %lld %lld %lld %lld %s", hex,
+			(unsigned long long)e->size, (unsigned long long)e->ino,
+			(unsigned long long)e->dev, (long long)e->mtime.tv_sec,
+			(long long)e->mtime.tv_nsec, (long long)e->ctime.tv_sec,
+			(long long)e->ctime.tv_nsec, e->path);
 		strbuf_addch(&sb, '\0');
 	}
-	int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC,
+	int fd = open(tmp,
+		      O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC,
 		      0644);
 	if (fd < 0) {
 		error_set_errno(err, "create '%s'", tmp);
@@ -676,9 +677,9 @@ static char type_char(enum context_type t)
 	return 'o';
 }
 
-int context_digest_paths(const struct context_walk *w,
-			 const char *const *paths, size_t nr,
-			 char out[CONTEXT_DIGEST_STRLEN], struct error **err)
+int context_digest_paths(const struct context_walk *w, const char *const *paths,
+			 size_t nr, char out[CONTEXT_DIGEST_STRLEN],
+			 struct error **err)
 {
 	cleanup_free unsigned char *take = xcalloc(w->nr ? w->nr : 1, 1);
 

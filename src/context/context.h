@@ -190,7 +190,7 @@ const struct context_entry *context_walk_find(const struct context_walk *w,
 struct context_hash_stats {
 	size_t hashed; /* files read and hashed */
 	size_t cached; /* digests taken from the stat cache */
-	off_t bytes;   /* bytes read */
+	off_t bytes; /* bytes read */
 };
 
 /*
@@ -220,9 +220,9 @@ int context_hash(int context_dirfd, struct context_walk *w,
  * Writes "sha256:<hex>" to `out`.  Returns 0, or -1 with *err set
  * (KILN_ENOTFOUND when a path is not in `w`).
  */
-int context_digest_paths(const struct context_walk *w,
-			 const char *const *paths, size_t nr,
-			 char out[CONTEXT_DIGEST_STRLEN], struct error **err);
+int context_digest_paths(const struct context_walk *w, const char *const *paths,
+			 size_t nr, char out[CONTEXT_DIGEST_STRLEN],
+			 struct error **err);
 
 /* Format a raw digest as "sha256:<hex>". */
 void context_digest_format(const unsigned char raw[CONTEXT_DIGEST_RAW],

@@ -122,7 +122,8 @@ char *context_clean_path(const char *path, size_t n)
 	while (r < n) {
 		if (path[r] == '/') {
 			r++;
-		} else if (path[r] == '.' && (r + 1 == n || path[r + 1] == '/')) {
+		} else if (path[r] == '.' &&
+			   (r + 1 == n || path[r + 1] == '/')) {
 			r++;
 		} else if (path[r] == '.' && path[r + 1] == '.' &&
 			   (r + 2 == n || path[r + 2] == '/')) {
@@ -225,14 +226,14 @@ static bool glob_valid(const char *p, size_t n)
 enum match_kind { MATCH_EXACT, MATCH_PREFIX, MATCH_SUFFIX, MATCH_NFA };
 
 enum op {
-	OP_LIT,     /* one rune equal to arg */
-	OP_ANY1,    /* [^/] */
-	OP_CLASS,   /* one rune in class arg */
-	OP_STAR,    /* [^/]* */
+	OP_LIT, /* one rune equal to arg */
+	OP_ANY1, /* [^/] */
+	OP_CLASS, /* one rune in class arg */
+	OP_STAR, /* [^/]* */
 	OP_DOTSTAR, /* .*  (Go regexp: any rune but '\n') */
-	OP_OPT,     /* (.*\/)? entry: skip to pc+2, or enter pc+1 */
-	OP_LOOP,    /* inside (.*\/): any rune but '\n' loops, '/' exits */
-	OP_BEGIN,   /* ^ in the middle of a pattern: only at offset 0 */
+	OP_OPT, /* (.*\/)? entry: skip to pc+2, or enter pc+1 */
+	OP_LOOP, /* inside (.*\/): any rune but '\n' loops, '/' exits */
+	OP_BEGIN, /* ^ in the middle of a pattern: only at offset 0 */
 	OP_END,
 };
 
@@ -414,8 +415,8 @@ static enum esc_kind class_item(const char *s, size_t n, size_t *i,
  * class upstream produces; `*` and `?` inside a class are taken
  * literally (upstream mangles them into regexp syntax; see the report).
  */
-static int compile_class(struct pattern *p, const char *s, size_t n,
-			 size_t *i, const char **why)
+static int compile_class(struct pattern *p, const char *s, size_t n, size_t *i,
+			 const char **why)
 {
 	(*i)++;
 	bool negated = false;
@@ -581,9 +582,8 @@ struct nfa_list {
 };
 
 /* Add pc and everything reachable from it by empty moves. */
-static void nfa_add(const struct pattern *p, struct nfa_list *l,
-		    uint32_t *mark, uint32_t gen, uint32_t *stack, uint32_t pc,
-		    size_t pos)
+static void nfa_add(const struct pattern *p, struct nfa_list *l, uint32_t *mark,
+		    uint32_t gen, uint32_t *stack, uint32_t pc, size_t pos)
 {
 	size_t sp = 0;
 	stack[sp++] = pc;
@@ -613,13 +613,28 @@ static void nfa_add(const struct pattern *p, struct nfa_list *l,
 	}
 }
 
-static bool nfa_match(const struct pattern *p, const char *s, size_t n)
+static bool nfa_accepts(const struct pattern *p, const struct nfa_list *l)
+{
+	for (size_t k = 0; k < l->n; k++)
+		if (p->prog[l->pc[k]].op == OP_END)
+			return true;
+	return false;
+}
+
+/*
+ * Run the NFA over s[0..n).  With `prefixes`, also record, for every '/'
+ * in s (in order) and then the end, whether the text before it matches:
+ * one pass answers the question for every parent directory.
+ */
+static bool nfa_run(const struct pattern *p, const char *s, size_t n,
+		    bool *prefixes)
 {
 	size_t m = p->nprog;
 	/* two lists, the marks and an empty-move stack of 2m + 1 */
 	uint32_t small[5 * 64 + 1];
-	uint32_t *buf = m <= 64 ? small
-				: xmalloc(st_mult(sizeof(*buf), st_add(5 * m, 1)));
+	uint32_t *buf =
+		m <= 64 ? small
+			: xmalloc(st_mult(sizeof(*buf), st_add(5 * m, 1)));
 	struct nfa_list cur = { buf, 0 }, next = { buf + m, 0 };
 	uint32_t *mark = buf + 2 * m, *stack = buf + 3 * m;
 	uint32_t gen = 1;
@@ -631,6 +646,8 @@ static bool nfa_match(const struct pattern *p, const char *s, size_t n)
 	while (i < n && cur.n) {
 		uint32_t r;
 		size_t w = decode_rune((const unsigned char *)s + i, n - i, &r);
+		if (prefixes && s[i] == '/' && i)
+			*prefixes++ = nfa_accepts(p, &cur);
 		gen++;
 		next.n = 0;
 		for (size_t k = 0; k < cur.n; k++) {
@@ -661,7 +678,8 @@ static bool nfa_match(const struct pattern *p, const char *s, size_t n)
 			if (stay)
 				nfa_add(p, &next, mark, gen, stack, pc, i + w);
 			if (adv)
-				nfa_add(p, &next, mark, gen, stack, pc + 1, i + w);
+				nfa_add(p, &next, mark, gen, stack, pc + 1,
+					i + w);
 		}
 		struct nfa_list t = cur;
 		cur = next;
@@ -669,8 +687,14 @@ static bool nfa_match(const struct pattern *p, const char *s, size_t n)
 		i += w;
 	}
 	if (i == n)
-		for (size_t k = 0; k < cur.n && !matched; k++)
-			matched = p->prog[cur.pc[k]].op == OP_END;
+		matched = nfa_accepts(p, &cur);
+	if (prefixes) {
+		/* the NFA died early: no later prefix matches */
+		for (; i < n; i++)
+			if (s[i] == '/')
+				*prefixes++ = false;
+		*prefixes = matched;
+	}
 	if (buf != small)
 		free(buf);
 	return matched;
@@ -694,9 +718,25 @@ static bool pattern_match(const struct pattern *p, const char *s, size_t n)
 		       !memcmp(s, suf + 1, l - 1);
 	}
 	case MATCH_NFA:
-		return nfa_match(p, s, n);
+		return nfa_run(p, s, n, NULL);
 	}
 	return false;
+}
+
+/*
+ * For a clean relative path: out[k] = does p match the text before the
+ * k-th '/', and out[last] = does p match all of s.
+ */
+static void pattern_match_prefixes(const struct pattern *p, const char *s,
+				   size_t n, bool *out)
+{
+	if (p->kind == MATCH_NFA) {
+		nfa_run(p, s, n, out);
+		return;
+	}
+	for (size_t i = 1; i <= n; i++)
+		if (i == n || s[i] == '/')
+			*out++ = pattern_match(p, s, i);
 }
 
 /* Does pattern p match a parent of path (per the cleaned `dir`)? */
@@ -746,6 +786,28 @@ bool context_ignore_step(const struct context_ignore *ig, const char *path,
 	return matched;
 }
 
+/*
+ * context_ignore_match() for a rooted path: upstream's split of "/a/b"
+ * starts with an empty element, so walk the parents step by step.
+ */
+static bool match_rooted(const struct context_ignore *ig, const char *clean,
+			 int *line)
+{
+	size_t n = strlen(clean);
+	cleanup_free char *dir = go_dir(clean, n);
+	cleanup_free unsigned char *a = xcalloc(2, ig->nr);
+	unsigned char *prev = NULL, *cur = a;
+	size_t dn = strlen(dir);
+	for (size_t k = 0; k <= dn; k++) {
+		if (k < dn && dir[k] != '/')
+			continue;
+		context_ignore_step(ig, dir, k, prev, cur, NULL);
+		prev = cur;
+		cur = cur == a ? a + ig->nr : a;
+	}
+	return context_ignore_step(ig, clean, n, prev, cur, line);
+}
+
 bool context_ignore_match(const struct context_ignore *ig, const char *path,
 			  int *line)
 {
@@ -754,27 +816,51 @@ bool context_ignore_match(const struct context_ignore *ig, const char *path,
 		*line = 0;
 	if (!strcmp(clean, ".") || !ig->nr)
 		return false;
+	if (clean[0] == '/')
+		return match_rooted(ig, clean, line);
 
 	/*
-	 * Every parent in turn, each with its parent's results, as the
-	 * walker does.  Go splits the parent "/a" into "" and "a", so a
-	 * rooted path has an extra "" step.
+	 * MatchesUsingParentResults for every parent in turn, as the walker
+	 * does, with each pattern run once over the whole path to learn which
+	 * parents it matches: linear in the depth, not quadratic.
 	 */
-	size_t n = strlen(clean);
-	cleanup_free char *dir = go_dir(clean, n);
+	size_t n = strlen(clean), steps = 1;
+	for (size_t i = 0; i < n; i++)
+		steps += clean[i] == '/';
+	cleanup_free bool *bits = xcalloc(st_mult(ig->nr, steps), sizeof(bool));
+	for (size_t i = 0; i < ig->nr; i++)
+		pattern_match_prefixes(&ig->pats[i], clean, n,
+				       bits + i * steps);
+
 	cleanup_free unsigned char *a = xcalloc(2, ig->nr);
 	unsigned char *prev = NULL, *cur = a;
-	if (strcmp(dir, ".")) {
-		size_t dn = strlen(dir);
-		for (size_t k = 0; k <= dn; k++) {
-			if (k < dn && dir[k] != '/')
-				continue;
-			context_ignore_step(ig, dir, k, prev, cur, NULL);
-			prev = cur;
-			cur = cur == a ? a + ig->nr : a;
+	bool matched = false;
+	int decider = 0;
+	for (size_t s = 0; s < steps; s++) {
+		matched = false;
+		decider = 0;
+		for (size_t i = 0; i < ig->nr; i++) {
+			const struct pattern *p = &ig->pats[i];
+			bool m = prev && prev[i];
+			if (!m) {
+				if (p->exclusion != matched) {
+					cur[i] = 0;
+					continue;
+				}
+				m = bits[i * steps + s];
+			}
+			cur[i] = m;
+			if (m) {
+				matched = !p->exclusion;
+				decider = p->line;
+			}
 		}
+		prev = cur;
+		cur = cur == a ? a + ig->nr : a;
 	}
-	return context_ignore_step(ig, clean, n, prev, cur, line);
+	if (line)
+		*line = decider;
+	return matched;
 }
 
 bool context_ignore_match_legacy(const struct context_ignore *ig,
@@ -895,8 +981,9 @@ struct context_ignore *context_ignore_new(const char *const *patterns,
 		if (!glob_valid(p->text, p->len) ||
 		    compile_pattern(p, &why) < 0) {
 			cleanup_free char *w = where(source, line);
-			error_set(err, KILN_EINVAL, "%sinvalid pattern '%s%s': %s",
-				  w, p->exclusion ? "!" : "", p->text, why);
+			error_set(err, KILN_EINVAL,
+				  "%sinvalid pattern '%s%s': %s", w,
+				  p->exclusion ? "!" : "", p->text, why);
 			return NULL;
 		}
 		p->ndirs = 1;
@@ -971,11 +1058,13 @@ int context_ignore_read(const char *buf, size_t len, const char *source,
 			e--;
 		if (e - b > MAX_LINE) {
 			error_set(err, KILN_EINVAL, "%s:%d: line too long",
-				  source ? source : ".dockerignore", lineno + 1);
+				  source ? source : ".dockerignore",
+				  lineno + 1);
 			free(ln);
 			return -1;
 		}
-		if (lineno == 0 && e - b >= 3 && !memcmp(buf + b, "\xEF\xBB\xBF", 3))
+		if (lineno == 0 && e - b >= 3 &&
+		    !memcmp(buf + b, "\xEF\xBB\xBF", 3))
 			b += 3;
 		lineno++;
 		if (b < e && buf[b] == '#')
@@ -992,7 +1081,8 @@ int context_ignore_read(const char *buf, size_t len, const char *source,
 		if (invert)
 			strbuf_addch(&sb, '!');
 		if (b < e) {
-			cleanup_free char *c = context_clean_path(buf + b, e - b);
+			cleanup_free char *c =
+				context_clean_path(buf + b, e - b);
 			const char *s = c;
 			if (s[0] == '/' && s[1])
 				s++;
@@ -1056,7 +1146,8 @@ struct context_ignore *context_ignore_load(int context_dirfd,
 
 	for (size_t i = 0; i < ARRAY_SIZE(candidates); i++) {
 		cleanup_strbuf struct strbuf sb = STRBUF_INIT;
-		int r = read_ignore_file(context_dirfd, candidates[i], &sb, err);
+		int r = read_ignore_file(context_dirfd, candidates[i], &sb,
+					 err);
 		if (r < 0)
 			return NULL;
 		if (r > 0)

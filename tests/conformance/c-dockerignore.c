@@ -56,7 +56,8 @@ static void match_case(int lineno, char **f, size_t nf)
 	if (strcmp(want_err, "-")) {
 		bool good = !ig && err;
 		if (good && !strcmp(want_err, "ErrBadPattern"))
-			good = strstr(err->msg, "syntax error in pattern") != NULL;
+			good = strstr(err->msg, "syntax error in pattern") !=
+			       NULL;
 		if (!ok(good, "%s -> %s", desc.buf, want_err) && err)
 			printf("#   error: %s\n", err->msg);
 		goto out;
@@ -67,12 +68,13 @@ static void match_case(int lineno, char **f, size_t nf)
 	}
 	if (legacy) {
 		bool got = context_ignore_match_legacy(ig, path);
-		ok(got == want, "%s -> %s", desc.buf, want ? "match" : "no match");
+		ok(got == want, "%s -> %s", desc.buf,
+		   want ? "match" : "no match");
 	} else {
 		bool got = context_ignore_match(ig, path, NULL);
 		unsigned char *v = xcalloc(1, context_ignore_count(ig) + 1);
-		bool flat = context_ignore_step(ig, path, strlen(path), NULL,
-						v, NULL);
+		bool flat = context_ignore_step(ig, path, strlen(path), NULL, v,
+						NULL);
 		free(v);
 		ok(got == want && flat == want, "%s -> %s", desc.buf,
 		   want ? "match" : "no match");
@@ -87,9 +89,10 @@ out:
 
 static void readall_case(const char *dir)
 {
-	cleanup_free char *in = dir_file(dir, "ignorefile-readall/input.dockerignore");
-	cleanup_free char *exp =
-		dir_file(dir, "ignorefile-readall/expected-patterns.txt");
+	cleanup_free char *in = dir_file(dir, "ignorefile-readall/"
+					      "input.dockerignore");
+	cleanup_free char *exp = dir_file(dir, "ignorefile-readall/"
+					       "expected-patterns.txt");
 	cleanup_strbuf struct strbuf ib = STRBUF_INIT;
 	cleanup_strbuf struct strbuf eb = STRBUF_INIT;
 	cleanup_strvec struct strvec pats = STRVEC_INIT;
@@ -106,8 +109,8 @@ static void readall_case(const char *dir)
 		strvec_push_nodup(&want, xstrndup(s, (size_t)(nl - s)));
 		s = *nl ? nl + 1 : nl;
 	}
-	int r = context_ignore_read(ib.buf, ib.len, "input.dockerignore",
-				    &pats, &lines, &err);
+	int r = context_ignore_read(ib.buf, ib.len, "input.dockerignore", &pats,
+				    &lines, &err);
 	bool same = r == 0 && pats.nr == want.nr;
 	for (size_t i = 0; same && i < pats.nr; i++)
 		same = !strcmp(pats.v[i], want.v[i]);
@@ -132,7 +135,8 @@ static void readall_case(const char *dir)
 int main(int argc, char **argv)
 {
 	const char *dir = argc > 1 ? argv[1] : "../shared/corpus";
-	cleanup_free char *tsv = dir_file(dir, "patternmatcher-match-cases.tsv");
+	cleanup_free char *tsv = dir_file(dir, "patternmatcher-match-cases."
+					       "tsv");
 	cleanup_strbuf struct strbuf sb = STRBUF_INIT;
 
 	if (read_file(tsv, &sb) < 0) {

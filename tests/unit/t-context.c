@@ -133,44 +133,60 @@ static void test_patterns(void)
 	ok(excl("**/*.go", "cmd/x/main.go"), "**/*.go reaches any depth");
 	ok(excl("**/*.go", "main.go"), "**/ matches zero directories");
 	ok(excl("build", "build/out/a.o"), "a matching parent excludes a path");
+	ok(excl("bu?ld", "build/out/a.o"), "a wildcard matching a parent");
+	ok(excl("**/node_*", "a/node_modules/x/y.js"), "a ** pattern matching "
+						       "a deeper parent");
+	ok(!excl("**/node_*\n!a/node_modules/x", "a/node_modules/x/y.js"),
+	   "an exception for a deeper parent");
 	ok(!excl("build/**", "build"), "dir/** does not match dir itself");
 	ok(excl("build/**", "build/x"), "dir/** matches below dir");
 	ok(excl("/abs/path", "abs/path"), "a leading / is dropped");
 	ok(excl("a/../b", "b"), "patterns are cleaned");
 	ok(excl("dir/", "dir/file"), "a trailing / is cleaned away");
 	ok(excl("?", "x") && !excl("?", "xy"), "? is one character");
-	ok(!excl("a?b", "a/b") && !excl("a*b", "a/b"),
-	   "* and ? never match /");
+	ok(!excl("a?b", "a/b") && !excl("a*b", "a/b"), "* and ? never match /");
 	ok(excl("a[b-d]e", "ace") && !excl("a[b-d]e", "aae"), "class range");
-	ok(excl("a[^b-d]e", "aze") && !excl("a[^b-d]e", "ace"),
-	   "negated class");
+	ok(excl("a[^b-d]e", "aze") && !excl("a[^b-d]e", "ace"), "negated "
+								"class");
 	ok(excl("a\\*b", "a*b") && !excl("a\\*b", "axb"), "\\ escapes *");
 	ok(excl("[\\]a]", "]"), "escaped ] inside a class");
-	ok(excl("a?b", "a\xe2\x98\xba" "b"), "? matches one UTF-8 rune");
-	ok(!excl("a???b", "a\xe2\x98\xba" "b"), "? is a rune, not a byte");
+	ok(excl("a?b", "a\xe2\x98\xba"
+		       "b"),
+	   "? matches one UTF-8 rune");
+	ok(!excl("a???b", "a\xe2\x98\xba"
+			  "b"),
+	   "? is a rune, not a byte");
 	ok(excl("[a-\xce\xb6]*", "\xce\xb1"), "class of runes");
-	ok(excl("a(b)c.|{}+$", "a(b)c.|{}+$"), "regexp metacharacters are literal");
+	ok(excl("a(b)c.|{}+$", "a(b)c.|{}+$"), "regexp metacharacters are "
+					       "literal");
 	ok(excl("*.(x)", "f.(x)"), "regexp metacharacters after a *");
 	ok(!excl("*.txt", "fileXtxt"), ". is not a wildcard");
 	/* upstream quirks, kept on purpose */
-	ok(excl("**file", "dir/myfile"), "a leading ** is a plain suffix match");
-	ok(excl("a^b", "a^b") && !excl("a^b*", "a^bc"),
-	   "^ is literal in a plain pattern but an anchor with wildcards");
-	ok(!excl("**/*.txt", "a\nb/x.txt"), "** does not span a newline (Go's .)");
+	ok(excl("**file", "dir/myfile"), "a leading ** is a plain suffix "
+					 "match");
+	ok(excl("a^b", "a^b") && !excl("a^b*", "a^bc"), "^ is literal in a "
+							"plain pattern but an "
+							"anchor with "
+							"wildcards");
+	ok(!excl("**/*.txt", "a\nb/x.txt"), "** does not span a newline (Go's "
+					    ".)");
 	ok(excl("*.txt", "a\nb.txt"), "* does span a newline (Go's [^/])");
-	ok(excl("a\\d", "a7") && !excl("a\\d", "ad"),
-	   "\\d is a digit class, as in upstream's regexp");
+	ok(excl("a\\d", "a7") && !excl("a\\d", "ad"), "\\d is a digit class, "
+						      "as in upstream's "
+						      "regexp");
 
 	/* exceptions: the last matching pattern wins */
 	ok(!excl("*.md\n!README.md", "README.md"), "exception re-includes");
 	ok(excl("*.md\n!README.md", "CHANGES.md"), "others stay excluded");
 	ok(excl("!README.md\n*.md", "README.md"), "a later pattern wins");
-	ok(!excl("docs\n!docs/keep", "docs/keep/a"),
-	   "exception applies below its path");
-	ok(!excl("**\n!util/docker/web", "util/docker/web/foo"),
-	   "exception to ** (upstream multi case)");
-	ok(!excl("", "x") && !excl("# only a comment\n\n", "x"),
-	   "no patterns, nothing excluded");
+	ok(!excl("docs\n!docs/keep", "docs/keep/a"), "exception applies below "
+						     "its path");
+	ok(!excl("**\n!util/docker/web", "util/docker/web/foo"), "exception to "
+								 "** (upstream "
+								 "multi case)");
+	ok(!excl("", "x") && !excl("# only a comment\n\n", "x"), "no patterns, "
+								 "nothing "
+								 "excluded");
 	ok(!excl("*", ".") && !excl("**", "./"), "the root is never excluded");
 }
 
@@ -179,15 +195,18 @@ static void test_errors(void)
 	struct {
 		const char *text, *msg;
 	} cases[] = {
-		{ "ok\n\n[", ".dockerignore:3: invalid pattern '[': syntax error "
+		{ "ok\n\n[", ".dockerignore:3: invalid pattern '[': syntax "
+			     "error "
 			     "in pattern" },
-		{ "a\\", ".dockerignore:1: invalid pattern 'a\\': syntax error in "
+		{ "a\\", ".dockerignore:1: invalid pattern 'a\\': syntax error "
+			 "in "
 			 "pattern" },
 		{ "[]a]", ".dockerignore:1: invalid pattern '[]a]': syntax "
 			  "error in pattern" },
 		{ "[x-]", ".dockerignore:1: invalid pattern '[x-]': syntax "
 			  "error in pattern" },
-		{ "# c\nx\n!", ".dockerignore:3: illegal exclusion pattern: \"!\"" },
+		{ "# c\nx\n!", ".dockerignore:3: illegal exclusion pattern: "
+			       "\"!\"" },
 		{ " ! ", ".dockerignore:1: illegal exclusion pattern: \"!\"" },
 		{ "!a[", ".dockerignore:1: invalid pattern '!a[': syntax error "
 			 "in pattern" },
@@ -195,7 +214,8 @@ static void test_errors(void)
 		{ "[Local-Only]", ".dockerignore:1: invalid pattern "
 				  "'[Local-Only]': invalid character class "
 				  "range" },
-		{ "a\\q", ".dockerignore:1: invalid pattern 'a\\q': unsupported "
+		{ "a\\q", ".dockerignore:1: invalid pattern 'a\\q': "
+			  "unsupported "
 			  "escape sequence" },
 	};
 	for (size_t i = 0; i < ARRAY_SIZE(cases); i++) {
@@ -205,9 +225,11 @@ static void test_errors(void)
 
 	struct error *err = NULL;
 	const char *pats[] = { "ok", "[" };
-	struct context_ignore *ig = context_ignore_new(pats, 2, NULL, NULL, &err);
+	struct context_ignore *ig =
+		context_ignore_new(pats, 2, NULL, NULL, &err);
 	ok(!ig && err && err->code == KILN_EINVAL &&
-		   !strcmp(err->msg, "invalid pattern '[': syntax error in pattern"),
+		   !strcmp(err->msg, "invalid pattern '[': syntax error in "
+				     "pattern"),
 	   "no source: the message has no location");
 	error_free(err);
 
@@ -279,7 +301,7 @@ static void test_pathological(void)
 	context_ignore_free(ig);
 	double t1 = now_sec();
 	ok(!m, "200 x **/ against 2000 directories: no match");
-	ok(t1 - t0 < 5.0, "... quickly (%.3fs)", t1 - t0);
+	ok(t1 - t0 < 1.0, "... quickly (%.3fs)", t1 - t0);
 
 	strbuf_reset(&pat);
 	strbuf_reset(&path);
@@ -291,7 +313,7 @@ static void test_pathological(void)
 	t0 = now_sec();
 	m = excl(pat.buf, path.buf);
 	t1 = now_sec();
-	ok(!m && t1 - t0 < 5.0, "(*a)^100*b against a^5000 (%.3fs)", t1 - t0);
+	ok(!m && t1 - t0 < 1.0, "(*a)^100*b against a^5000 (%.3fs)", t1 - t0);
 
 	strbuf_reset(&pat);
 	for (int i = 0; i < 100; i++)
@@ -300,7 +322,7 @@ static void test_pathological(void)
 	t0 = now_sec();
 	m = excl(pat.buf, path.buf);
 	t1 = now_sec();
-	ok(!m && t1 - t0 < 5.0, "(**a)^100/**b against a^5000 (%.3fs)",
+	ok(!m && t1 - t0 < 1.0, "(**a)^100/**b against a^5000 (%.3fs)",
 	   t1 - t0);
 	strbuf_release(&pat);
 	strbuf_release(&path);
@@ -338,8 +360,9 @@ static void test_load(int dirfd)
 	cleanup_free char *abs = xstrfmt("%s/build/app.Dockerfile", tmpdir);
 	ig = context_ignore_load(dirfd, abs, &err);
 	ok(ig && context_ignore_source(ig) &&
-		   ends_with(context_ignore_source(ig),
-			     "/build/app.Dockerfile.dockerignore"),
+		   ends_with(context_ignore_source(ig), "/build/"
+							"app.Dockerfile."
+							"dockerignore"),
 	   "an absolute Dockerfile path works");
 	context_ignore_free(ig);
 
@@ -394,9 +417,10 @@ static void test_walk(void)
 	       "node_modules/pkg/lib node_modules/pkg/lib/index.js notes.md",
 	       "everything, in walk order, symlinks not followed");
 
-	cleanup_free char *l1 = walk_list(
-		fd, "node_modules\n*.md\n!README.md\nbuild\n!build/keep.txt\nlogs",
-		&dirs);
+	cleanup_free char *l1 = walk_list(fd,
+					  "node_modules\n*.md\n!README."
+					  "md\nbuild\n!build/keep.txt\nlogs",
+					  &dirs);
 	is_str(l1, "README.md a a/b a/up a.txt build build/keep.txt etc-link",
 	       "excluded dirs, a plain exception inside one");
 	/* root, a, build: node_modules, logs and build/out are not read */
@@ -404,13 +428,15 @@ static void test_walk(void)
 
 	cleanup_free char *l2 =
 		walk_list(fd, "node_modules\nlogs\nbuild\n!**/*.keep", &dirs);
-	is_str(l2, "README.md a a/b a/up a.txt etc-link logs logs/2.keep notes.md",
+	is_str(l2,
+	       "README.md a a/b a/up a.txt etc-link logs logs/2.keep notes.md",
 	       "a wildcard exception re-includes inside an excluded dir");
 	is_int(dirs, 9, "... so every excluded dir is descended");
 
 	cleanup_free char *l3 = walk_list(fd, "*\n!a/b", &dirs);
-	is_str(l3, "a a/b", "an excluded parent is kept for its re-included "
-			    "child");
+	is_str(l3, "a a/b",
+	       "an excluded parent is kept for its re-included "
+	       "child");
 
 	cleanup_free char *l4 = walk_list(fd, "**\n!build/out", &dirs);
 	is_str(l4, "build build/out build/out/x.o",
@@ -424,7 +450,8 @@ static void test_walk(void)
 		   !strcmp(e->link, "/etc") && S_ISLNK(e->mode),
 	   "symlink entry with its target");
 	e = context_walk_find(&w, "./a/b");
-	ok(e && e->type == CONTEXT_FILE && e->size == 1 && !strcmp(e->path, "a/b"),
+	ok(e && e->type == CONTEXT_FILE && e->size == 1 &&
+		   !strcmp(e->path, "a/b"),
 	   "find a file by a ./ path");
 	e = context_walk_find(&w, "build/out/");
 	ok(e && e->type == CONTEXT_DIR, "find a directory");
@@ -486,16 +513,21 @@ static void test_hash(void)
 	if (e && e->has_digest)
 		context_digest_format(e->digest, hex);
 	is_str(hex,
-	       "sha256:5891b5b522d5df086d0ff0b110fbd9d21bb4fc7163af34d08286a2e846"
+	       "sha256:"
+	       "5891b5b522d5df086d0ff0b110fbd9d21bb4fc7163af34d08286a2e846"
 	       "f6be03",
 	       "sha256 of hello.txt");
 	digest_of(&w, "src", d1);
 	digest_of(&w, ".", whole);
 	context_walk_release(&w);
 
-	cleanup_free char *tmpname = xstrfmt("%s.tmp-%ld", cache, (long)getpid());
-	ok(access(cache, F_OK) == 0 && access(tmpname, F_OK) < 0,
-	   "cache written by rename, no temporary left");
+	cleanup_free char *tmpname =
+		xstrfmt("%s.tmp-%ld", cache, (long)getpid());
+	ok(access(cache, F_OK) == 0 && access(tmpname, F_OK) < 0, "cache "
+								  "written by "
+								  "rename, no "
+								  "temporary "
+								  "left");
 
 	w = walk_and_hash(fd, cache, &st);
 	is_int(st.hashed, 0, "second run reads no file");
@@ -554,6 +586,17 @@ static void test_hash(void)
 	is_int(st.hashed, 1, "... and the chmod'ed file is re-read (ctime)");
 	context_walk_release(&w);
 	chmod(p, 0644);
+	sleep_ms(50);
+
+	/* a timestamp not older than the hashing could still change
+	 * unseen within the same tick: such files are never cached */
+	set_mtime("h/hello.txt", time(NULL) + 3600);
+	w = walk_and_hash(fd, cache, &st);
+	context_walk_release(&w);
+	w = walk_and_hash(fd, cache, &st);
+	is_int(st.hashed, 1, "a file with a future mtime is not cached");
+	context_walk_release(&w);
+	set_mtime("h/hello.txt", 1485449953);
 
 	/* a corrupt cache is ignored */
 	write_file("cache", "kiln-context-cache 1\nzz garbage");
@@ -570,8 +613,10 @@ static void test_hash(void)
 	cleanup_free char *victim = xstrfmt("%s/h/src/a.c", tmpdir);
 	unlink(victim);
 	symlink_rel("/etc/passwd", "h/src/a.c");
-	ok(context_hash(fd, &w2, NULL, &st, &err) < 0 && err,
-	   "a file swapped for a symlink is not followed");
+	ok(context_hash(fd, &w2, NULL, &st, &err) < 0 && err, "a file swapped "
+							      "for a symlink "
+							      "is not "
+							      "followed");
 	if (err)
 		printf("# %s\n", err->msg);
 	error_clear(&err);
