@@ -184,6 +184,11 @@ static void test_patterns(void)
 	ok(!excl("**\n!util/docker/web", "util/docker/web/foo"), "exception to "
 								 "** (upstream "
 								 "multi case)");
+	/* MatchesUsingParentResults (BuildKit's walker) does not re-check
+	 * a pattern skipped at the parent; MatchesOrParentMatches would
+	 * exclude a/b here.  We follow the walker. */
+	ok(!excl("a\n!a/b\na", "a/b"), "a pattern skipped at a parent stays "
+				       "skipped (BuildKit's walker)");
 	ok(!excl("", "x") && !excl("# only a comment\n\n", "x"), "no patterns, "
 								 "nothing "
 								 "excluded");
