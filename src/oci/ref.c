@@ -359,6 +359,15 @@ char *oci_ref_familiar_name(const struct oci_ref *r)
 	const char *rest;
 	if (skip_prefix(p, OFFICIAL_PREFIX, &rest) && !strchr(rest, '/'))
 		p = rest;
+	/*
+	 * A first component that would read as a domain ("docker.io/a.b/c")
+	 * keeps the domain, so the familiar form parses back to the same
+	 * name (docker prints the ambiguous "a.b/c" here).
+	 */
+	const char *slash = strchr(p, '/');
+	if (slash && (memchr(p, '.', slash - p) || memchr(p, ':', slash - p) ||
+		      (slash - p == 9 && !memcmp(p, "localhost", 9))))
+		return oci_ref_name(r);
 	return xstrdup(p);
 }
 

@@ -9,9 +9,11 @@
 #define HEX64 "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"
 #define D64 "sha256:" HEX64
 #define EMPTY_SHA256 \
-	"sha256:e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
+	"sha256:"    \
+	"e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
 
-/* ---------------------------------------------------------------- references */
+/* ---------------------------------------------------------------- references
+ */
 
 struct ref_case {
 	const char *in;
@@ -60,6 +62,12 @@ static const struct ref_case ref_cases[] = {
 	/* an uppercase first component is a domain */
 	{ "Foo/bar", "Foo/bar:latest", "Foo/bar:latest" },
 	{ "a.b", "docker.io/library/a.b:latest", "a.b:latest" },
+	/* found by the fuzzer: a path that reads as a domain keeps docker.io */
+	{ "index.docker.io/index.docker.io/foo",
+	  "docker.io/index.docker.io/foo:latest",
+	  "docker.io/index.docker.io/foo:latest" },
+	{ "docker.io/localhost/foo", "docker.io/localhost/foo:latest",
+	  "docker.io/localhost/foo:latest" },
 	{ "foo_bar", "docker.io/library/foo_bar:latest", "foo_bar:latest" },
 	{ "foo__bar", "docker.io/library/foo__bar:latest", "foo__bar:latest" },
 	{ "foo---bar", "docker.io/library/foo---bar:latest",
@@ -84,7 +92,8 @@ static const struct ref_case ref_cases[] = {
 	{ "foo@sha256:abc", NULL, "invalid digest 'sha256:abc'" },
 	{ "foo@", NULL, "invalid digest ''" },
 	{ "foo@sha256:" HEX64 "0", NULL, "needs 64 hex digits, not 65" },
-	{ "foo@sha256:0123456789ABCDEF0123456789abcdef0123456789abcdef0123456789abcdef",
+	{ "foo@sha256:"
+	  "0123456789ABCDEF0123456789abcdef0123456789abcdef0123456789abcdef",
 	  NULL, "not lowercase hex" },
 	{ "foo@md5:0123456789abcdef0123456789abcdef", NULL,
 	  "unsupported digest algorithm 'md5'" },
@@ -152,8 +161,9 @@ static void test_refs(void)
 	strbuf_addch(&sb, 'a');
 	r = oci_ref_parse(sb.buf, &err);
 	ok(!r && err &&
-		   !strcmp(err->msg,
-			   "invalid reference format: repository name must not be more than 255 characters"),
+		   !strcmp(err->msg, "invalid reference format: repository "
+				     "name must not be more than 255 "
+				     "characters"),
 	   "name of 256 characters is rejected");
 	error_clear(&err);
 	strbuf_reset(&sb);
@@ -161,8 +171,8 @@ static void test_refs(void)
 	for (int i = 0; i < 238; i++)
 		strbuf_addch(&sb, 'a');
 	r = oci_ref_parse(sb.buf, &err);
-	ok(!r && err && strstr(err->msg, "255"),
-	   "short name too long once normalised");
+	ok(!r && err && strstr(err->msg, "255"), "short name too long once "
+						 "normalised");
 	error_clear(&err);
 
 	/* tags: 128 is the limit */
@@ -175,8 +185,8 @@ static void test_refs(void)
 	oci_ref_free(r);
 	strbuf_addch(&sb, 't');
 	r = oci_ref_parse(sb.buf, &err);
-	ok(!r && err && strstr(err->msg, "invalid tag"),
-	   "129-character tag rejected");
+	ok(!r && err && strstr(err->msg, "invalid tag"), "129-character tag "
+							 "rejected");
 	error_clear(&err);
 	strbuf_release(&sb);
 
@@ -193,16 +203,17 @@ static void test_refs(void)
 	is_str(s, "docker.io/library/golang", "full name");
 	free(s);
 	struct oci_ref *d = oci_ref_dup(r);
-	ok(d != r && !strcmp(d->path, r->path) && d->default_tag,
-	   "oci_ref_dup copies");
+	ok(d != r && !strcmp(d->path, r->path) && d->default_tag, "oci_ref_dup "
+								  "copies");
 	oci_ref_free(d);
 	oci_ref_free(r);
 	r = oci_ref_parse_name("golang", NULL);
 	ok(r && !r->tag && !r->default_tag, "parse_name adds no tag");
 	oci_ref_free(r);
 	r = oci_ref_parse("repo@" D64, NULL);
-	ok(r && !r->tag && r->digest && !strcmp(r->digest, D64),
-	   "digest-only reference has no tag");
+	ok(r && !r->tag && r->digest && !strcmp(r->digest, D64), "digest-only "
+								 "reference "
+								 "has no tag");
 	oci_ref_free(r);
 	r = oci_ref_parse("user/repo:1", NULL);
 	ok(r && !r->default_tag, "explicit tag is not default");
@@ -223,7 +234,9 @@ static void test_digests(void)
 	is_str(out, EMPTY_SHA256, "sha256 of nothing");
 	char *s = oci_sha256_digest_str("abc", 3);
 	is_str(s,
-	       "sha256:ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad",
+	       "sha256:"
+	       "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015a"
+	       "d",
 	       "sha256 of abc");
 
 	/* streaming in odd pieces gives the same digest */
@@ -248,7 +261,10 @@ static void test_digests(void)
 	oci_hasher_final(&h, out);
 	oci_hasher_release(&h);
 	is_str(out,
-	       "sha512:ddaf35a193617abacc417349ae20413112e6fa4e89a97ea20a9eeee64b55d39a2192992a274fc1a836ba3c23a3feebbd454d4423643ce80e2a9ac94fa54ca49f",
+	       "sha512:"
+	       "ddaf35a193617abacc417349ae20413112e6fa4e89a97ea20a9eeee64b55d39"
+	       "a2192992a274fc1a836ba3c23a3feebbd454d4423643ce80e2a9ac94fa54ca4"
+	       "9f",
 	       "sha512 of abc");
 	oci_hasher_init(&h, OCI_DIGEST_SHA384);
 	oci_hasher_release(&h); /* release without final does not leak */
@@ -270,16 +286,19 @@ static void test_digests(void)
 		{ "sha256:", "<algorithm>:<hex>" },
 		{ "sha256:abc", "needs 64 hex digits, not 3" },
 		{ "sha256:" HEX64 "00", "not 66" },
-		{ "sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdeg",
+		{ "sha256:"
+		  "0123456789abcdef0123456789abcdef0123456789abcdef0123456789ab"
+		  "cdeg",
 		  "not lowercase hex" },
 		{ "SHA256:" HEX64, "unsupported digest algorithm 'SHA256'" },
-		{ "md5:0123456789abcdef0123456789abcdef",
-		  "unsupported digest algorithm" },
+		{ "md5:0123456789abcdef0123456789abcdef", "unsupported digest "
+							  "algorithm" },
 		{ "sha512:" HEX64, "needs 128 hex digits" },
 	};
 	for (size_t i = 0; i < ARRAY_SIZE(bad); i++) {
 		enum oci_digest_algo a = oci_digest_parse(bad[i].d, NULL, &err);
-		ok(a == OCI_DIGEST_UNKNOWN && err && strstr(err->msg, bad[i].why),
+		ok(a == OCI_DIGEST_UNKNOWN && err &&
+			   strstr(err->msg, bad[i].why),
 		   "digest '%s' rejected: %s", bad[i].d,
 		   err ? err->msg : "(accepted)");
 		error_clear(&err);
@@ -289,7 +308,8 @@ static void test_digests(void)
 	static const char *const grammar_ok[] = {
 		D64,
 		"sha256+b64u:LCa0a2j_xo_5m0U8HTBBNBNCLXBkg7-g-YpeiGJm564",
-		"multihash+base58:QmRZxt2b1FVZPNqd8hsiykDL3TdBDeTSPX9Kv46HmX4Gx8",
+		"multihash+base58:"
+		"QmRZxt2b1FVZPNqd8hsiykDL3TdBDeTSPX9Kv46HmX4Gx8",
 		"sha256.foo-bar:abc",
 		"a:b",
 	};
@@ -306,7 +326,8 @@ static void test_digests(void)
 		   "grammar rejects '%s'", grammar_bad[i]);
 }
 
-/* ---------------------------------------------------------------- media types */
+/* ---------------------------------------------------------------- media types
+ */
 
 static void test_mediatypes(void)
 {
@@ -355,7 +376,8 @@ static void set_desc(struct oci_descriptor *d, const char *mt,
 static void check_manifest_stable(const char *json, const char *name)
 {
 	struct error *err = NULL;
-	struct oci_manifest *m = oci_manifest_parse(json, strlen(json), 0, &err);
+	struct oci_manifest *m =
+		oci_manifest_parse(json, strlen(json), 0, &err);
 	if (!ok(m != NULL, "%s: parses", name)) {
 		printf("#   %s\n", err->msg);
 		error_free(err);
@@ -389,20 +411,30 @@ static void test_manifests(void)
 	oci_map_set(&m.annotations, "org.opencontainers.image.created",
 		    "2024-01-01T00:00:00Z");
 	ok(!oci_manifest_serialize(&m, &sb, &err), "manifest serializes");
-	static const char want[] =
-		"{\"schemaVersion\":2,\"mediaType\":\"application/vnd.oci.image.manifest.v1+json\","
-		"\"config\":{\"mediaType\":\"application/vnd.oci.image.config.v1+json\",\"digest\":\"" D64
-		"\",\"size\":1470},"
-		"\"layers\":[{\"mediaType\":\"application/vnd.oci.image.layer.v1.tar+gzip\",\"digest\":\"" EMPTY_SHA256
-		"\",\"size\":32,\"annotations\":{\"a\":\"1\",\"b\":\"2\"}},"
-		"{\"mediaType\":\"application/vnd.oci.image.layer.v1.tar+zstd\",\"digest\":\"" D64
-		"\",\"size\":7,\"urls\":[\"https://example.com/blob\"]}],"
-		"\"annotations\":{\"org.opencontainers.image.created\":\"2024-01-01T00:00:00Z\"}}";
+	static const char want[] = "{\"schemaVersion\":2,\"mediaType\":"
+				   "\"application/"
+				   "vnd.oci.image.manifest.v1+json\","
+				   "\"config\":{\"mediaType\":\"application/"
+				   "vnd.oci.image.config.v1+json\",\"digest\":"
+				   "\"" D64 "\",\"size\":1470},"
+				   "\"layers\":[{\"mediaType\":\"application/"
+				   "vnd.oci.image.layer.v1.tar+gzip\","
+				   "\"digest\":\"" EMPTY_SHA256
+				   "\",\"size\":32,\"annotations\":{\"a\":"
+				   "\"1\",\"b\":\"2\"}},"
+				   "{\"mediaType\":\"application/"
+				   "vnd.oci.image.layer.v1.tar+zstd\","
+				   "\"digest\":\"" D64 "\",\"size\":7,\"urls\":"
+						       "[\"https://example.com/"
+						       "blob\"]}],"
+				   "\"annotations\":{\"org.opencontainers."
+				   "image.created\":\"2024-01-01T00:00:00Z\"}}";
 	is_str(sb.buf, want, "manifest bytes: fixed key order, compact");
 
 	struct oci_manifest *p = oci_manifest_parse(sb.buf, sb.len, 0, &err);
 	ok(p && p->layers_nr == 2 && p->config.size == 1470 &&
-		   !strcmp(p->layers[1].urls.v[0], "https://example.com/blob") &&
+		   !strcmp(p->layers[1].urls.v[0], "https://example.com/"
+						   "blob") &&
 		   !strcmp(oci_map_get(&p->layers[0].annotations, "a"), "1"),
 	   "manifest parses back with its fields");
 	ok(!oci_manifest_serialize(p, &sb2, NULL) && !strcmp(sb.buf, sb2.buf),
@@ -416,7 +448,8 @@ static void test_manifests(void)
 	m.artifact_type = xstrdup("application/vnd.example+type");
 	strbuf_reset(&sb);
 	ok(!oci_manifest_serialize(&m, &sb, NULL) &&
-		   strstr(sb.buf, "\"artifactType\":\"application/vnd.example+type\",\"config\"") &&
+		   strstr(sb.buf, "\"artifactType\":\"application/"
+				  "vnd.example+type\",\"config\"") &&
 		   strstr(sb.buf, "],\"subject\":{\"mediaType\""),
 	   "artifactType and subject in their places");
 	p = oci_manifest_parse(sb.buf, sb.len, 0, NULL);
@@ -430,21 +463,27 @@ static void test_manifests(void)
 	m.config.digest = NULL;
 	strbuf_reset(&sb);
 	ok(oci_manifest_serialize(&m, &sb, &err) == -1 && err &&
-		   strstr(err->msg, "manifest: config: descriptor needs a digest"),
+		   strstr(err->msg, "manifest: config: descriptor needs a "
+				    "digest"),
 	   "writer refuses a descriptor without digest");
 	error_clear(&err);
 	m.config.digest = xstrdup("sha256:short");
-	ok(oci_manifest_serialize(&m, &sb, &err) == -1 && err,
-	   "writer refuses a malformed digest");
+	ok(oci_manifest_serialize(&m, &sb, &err) == -1 && err, "writer refuses "
+							       "a malformed "
+							       "digest");
 	error_clear(&err);
 	oci_manifest_release(&m);
 
 	/* docker schema2, as registries serve it (indented, docker types) */
 	static const char docker[] =
-		"{\n \"schemaVersion\": 2,\n \"mediaType\": \"application/vnd.docker.distribution.manifest.v2+json\",\n"
-		" \"config\": {\"mediaType\": \"application/vnd.docker.container.image.v1+json\", \"size\": 1457,"
+		"{\n \"schemaVersion\": 2,\n \"mediaType\": "
+		"\"application/vnd.docker.distribution.manifest.v2+json\",\n"
+		" \"config\": {\"mediaType\": "
+		"\"application/vnd.docker.container.image.v1+json\", \"size\": "
+		"1457,"
 		" \"digest\": \"" D64 "\"},\n"
-		" \"layers\": [{\"mediaType\": \"application/vnd.docker.image.rootfs.diff.tar.gzip\","
+		" \"layers\": [{\"mediaType\": "
+		"\"application/vnd.docker.image.rootfs.diff.tar.gzip\","
 		" \"size\": 3408729, \"digest\": \"" EMPTY_SHA256 "\"}],\n"
 		" \"futureField\": {\"x\": 1}\n}\n";
 	p = oci_manifest_parse(docker, strlen(docker), 0, &err);
@@ -461,15 +500,20 @@ static void test_manifests(void)
 	check_manifest_stable(sb.buf, "docker manifest");
 
 	/* empty layers: allowed by default, rejected with OCI_PARSE_SCHEMA */
-	static const char nolayers[] =
-		"{\"schemaVersion\":2,\"mediaType\":\"application/vnd.oci.image.manifest.v1+json\","
-		"\"config\":{\"mediaType\":\"application/vnd.oci.image.config.v1+json\",\"digest\":\"" D64
-		"\",\"size\":2},\"layers\":[]}";
+	static const char nolayers[] = "{\"schemaVersion\":2,\"mediaType\":"
+				       "\"application/"
+				       "vnd.oci.image.manifest.v1+json\","
+				       "\"config\":{\"mediaType\":"
+				       "\"application/"
+				       "vnd.oci.image.config.v1+json\","
+				       "\"digest\":\"" D64 "\",\"size\":2},"
+							   "\"layers\":[]}";
 	check_manifest_stable(nolayers, "manifest without layers");
 	p = oci_manifest_parse(nolayers, strlen(nolayers), OCI_PARSE_SCHEMA,
 			       &err);
-	ok(!p && err && strstr(err->msg, "'layers' is empty"),
-	   "OCI_PARSE_SCHEMA rejects empty layers");
+	ok(!p && err && strstr(err->msg, "'layers' is empty"), "OCI_PARSE_"
+							       "SCHEMA rejects "
+							       "empty layers");
 	error_clear(&err);
 
 	/* strict reading: each of these is one defect */
@@ -479,46 +523,61 @@ static void test_manifests(void)
 	} bad[] = {
 		{ "[]", "expected a JSON object" },
 		{ "{", "invalid JSON" },
-		{ "{\"schemaVersion\":1,\"config\":{},\"layers\":[]}",
-		  "unsupported schemaVersion 1" },
-		{ "{\"schemaVersion\":\"2\"}", "'schemaVersion' must be an integer" },
-		{ "{\"schemaVersion\":2,\"layers\":[]}",
-		  "missing required field 'config'" },
-		{ "{\"schemaVersion\":2,\"config\":{\"mediaType\":\"a/b\",\"digest\":\"" D64
-		  "\",\"size\":1}}",
+		{ "{\"schemaVersion\":1,\"config\":{},\"layers\":[]}", "unsuppo"
+								       "rted "
+								       "schemaV"
+								       "ersion "
+								       "1" },
+		{ "{\"schemaVersion\":\"2\"}", "'schemaVersion' must be an "
+					       "integer" },
+		{ "{\"schemaVersion\":2,\"layers\":[]}", "missing required "
+							 "field 'config'" },
+		{ "{\"schemaVersion\":2,\"config\":{\"mediaType\":\"a/"
+		  "b\",\"digest\":\"" D64 "\",\"size\":1}}",
 		  "missing required field 'layers'" },
-		{ "{\"schemaVersion\":2,\"mediaType\":\"application/vnd.oci.image.index.v1+json\","
-		  "\"config\":{\"mediaType\":\"a/b\",\"digest\":\"" D64
-		  "\",\"size\":1},\"layers\":[]}",
+		{ "{\"schemaVersion\":2,\"mediaType\":\"application/"
+		  "vnd.oci.image.index.v1+json\","
+		  "\"config\":{\"mediaType\":\"a/b\",\"digest\":\"" D64 "\","
+									"\"size"
+									"\":1},"
+									"\"laye"
+									"rs\":["
+									"]}",
 		  "is not an image manifest" },
-		{ "{\"schemaVersion\":2,\"config\":{\"mediaType\":\"a/b\",\"digest\":\"" D64
-		  "\",\"size\":\"1\"},\"layers\":[]}",
+		{ "{\"schemaVersion\":2,\"config\":{\"mediaType\":\"a/"
+		  "b\",\"digest\":\"" D64 "\",\"size\":\"1\"},\"layers\":[]}",
 		  "manifest: config: 'size' must be an integer, not a string" },
-		{ "{\"schemaVersion\":2,\"config\":{\"mediaType\":\"a/b\",\"digest\":\"" D64
-		  "\",\"size\":1.0},\"layers\":[]}",
+		{ "{\"schemaVersion\":2,\"config\":{\"mediaType\":\"a/"
+		  "b\",\"digest\":\"" D64 "\",\"size\":1.0},\"layers\":[]}",
 		  "'size' must be an integer, not a number" },
-		{ "{\"schemaVersion\":2,\"config\":{\"mediaType\":\"a/b\",\"digest\":\"" D64
-		  "\",\"size\":-1},\"layers\":[]}",
+		{ "{\"schemaVersion\":2,\"config\":{\"mediaType\":\"a/"
+		  "b\",\"digest\":\"" D64 "\",\"size\":-1},\"layers\":[]}",
 		  "negative size" },
-		{ "{\"schemaVersion\":2,\"config\":{\"mediaType\":\"invalid\",\"digest\":\"" D64
-		  "\",\"size\":1},\"layers\":[]}",
+		{ "{\"schemaVersion\":2,\"config\":{\"mediaType\":\"invalid\","
+		  "\"digest\":\"" D64 "\",\"size\":1},\"layers\":[]}",
 		  "invalid mediaType 'invalid'" },
-		{ "{\"schemaVersion\":2,\"config\":{\"mediaType\":\"a/b\",\"digest\":\"" D64
-		  "\",\"size\":1},\"layers\":[{\"mediaType\":\"a/b\",\"size\":1}]}",
+		{ "{\"schemaVersion\":2,\"config\":{\"mediaType\":\"a/"
+		  "b\",\"digest\":\"" D64 "\",\"size\":1},\"layers\":[{"
+					  "\"mediaType\":\"a/b\",\"size\":1}]}",
 		  "manifest: layers[0]: missing required field 'digest'" },
-		{ "{\"schemaVersion\":2,\"config\":{\"mediaType\":\"a/b\",\"digest\":\"" D64
-		  "\",\"size\":1},\"layers\":[],\"subject\":\"x\"}",
+		{ "{\"schemaVersion\":2,\"config\":{\"mediaType\":\"a/"
+		  "b\",\"digest\":\"" D64 "\",\"size\":1},\"layers\":[],"
+					  "\"subject\":\"x\"}",
 		  "a descriptor must be an object" },
-		{ "{\"schemaVersion\":2,\"config\":{\"mediaType\":\"a/b\",\"digest\":\"" D64
-		  "\",\"size\":1},\"layers\":[],\"annotations\":{\"k\":1}}",
+		{ "{\"schemaVersion\":2,\"config\":{\"mediaType\":\"a/"
+		  "b\",\"digest\":\"" D64 "\",\"size\":1},\"layers\":[],"
+					  "\"annotations\":{\"k\":1}}",
 		  "'annotations' member 'k' must be a string" },
-		{ "{\"schemaVersion\":2,\"config\":{\"mediaType\":\"a/b\",\"digest\":\"" D64
-		  "\",\"size\":1,\"data\":\"abc\"},\"layers\":[]}",
+		{ "{\"schemaVersion\":2,\"config\":{\"mediaType\":\"a/"
+		  "b\",\"digest\":\"" D64 "\",\"size\":1,\"data\":\"abc\"},"
+					  "\"layers\":[]}",
 		  "not valid base64" },
-		{ "{\"schemaVersion\":2,\"config\":{\"mediaType\":\"a/b\",\"digest\":\"" D64
-		  "\",\"size\":1,\"urls\":[\"value\"]},\"layers\":[]}",
+		{ "{\"schemaVersion\":2,\"config\":{\"mediaType\":\"a/"
+		  "b\",\"digest\":\"" D64 "\",\"size\":1,\"urls\":[\"value\"]},"
+					  "\"layers\":[]}",
 		  "invalid URL 'value'" },
-		{ "{\"schemaVersion\":2,\"config\":{\"mediaType\":\"a/b\",\"digest\":\"sha256:ABC\","
+		{ "{\"schemaVersion\":2,\"config\":{\"mediaType\":\"a/"
+		  "b\",\"digest\":\"sha256:ABC\","
 		  "\"size\":1},\"layers\":[]}",
 		  "invalid digest 'sha256:ABC'" },
 	};
@@ -568,8 +627,7 @@ static void test_indexes(void)
 	add_platform_desc(&idx, DIG("2"), "linux", "arm64", NULL);
 	add_platform_desc(&idx, DIG("3"), "linux", "arm", "v6");
 	add_platform_desc(&idx, DIG("4"), "linux", "arm", "v7");
-	add_platform_desc(&idx, DIG("5"), "unknown", "unknown",
-			  NULL);
+	add_platform_desc(&idx, DIG("5"), "unknown", "unknown", NULL);
 	add_platform_desc(&idx, DIG("6"), NULL, NULL, NULL);
 	oci_map_set(&idx.manifests[5].annotations, OCI_ANNOTATION_REF_NAME,
 		    "v1");
@@ -577,12 +635,14 @@ static void test_indexes(void)
 	oci_strlist_push(&idx.manifests[1].platform->os_features, "f");
 
 	ok(!oci_index_serialize(&idx, &sb, &err), "index serializes");
-	ok(strstr(sb.buf,
-		  "\"platform\":{\"architecture\":\"arm64\",\"os\":\"linux\",\"os.version\":\"1.0\",\"os.features\":[\"f\"]}") !=
-		   NULL,
+	ok(strstr(sb.buf, "\"platform\":{\"architecture\":\"arm64\",\"os\":"
+			  "\"linux\",\"os.version\":\"1.0\",\"os.features\":["
+			  "\"f\"]}") != NULL,
 	   "platform key order");
-	ok(starts_with(sb.buf,
-		       "{\"schemaVersion\":2,\"mediaType\":\"application/vnd.oci.image.index.v1+json\",\"manifests\":[{"),
+	ok(starts_with(sb.buf, "{\"schemaVersion\":2,\"mediaType\":"
+			       "\"application/"
+			       "vnd.oci.image.index.v1+json\",\"manifests\":["
+			       "{"),
 	   "index key order");
 	struct oci_index *p = oci_index_parse(sb.buf, sb.len, &err);
 	ok(p && p->manifests_nr == 6 && !p->manifests[5].platform &&
@@ -602,12 +662,12 @@ static void test_indexes(void)
 		const char *want;
 		int pick; /* index into manifests, -1: none */
 	} cases[] = {
-		{ "linux/amd64", 0 },	  { "linux/x86_64", 0 },
-		{ "linux/arm64", 1 },	  { "linux/arm64/v8", 1 },
-		{ "linux/aarch64", 1 },	  { "linux/arm/v7", 3 },
-		{ "linux/arm", 3 },	  { "linux/arm/v6", 2 },
-		{ "linux/arm/v8", 3 },	  { "linux/arm/v5", -1 },
-		{ "linux/s390x", -1 },	  { "windows/amd64", -1 },
+		{ "linux/amd64", 0 },	 { "linux/x86_64", 0 },
+		{ "linux/arm64", 1 },	 { "linux/arm64/v8", 1 },
+		{ "linux/aarch64", 1 },	 { "linux/arm/v7", 3 },
+		{ "linux/arm", 3 },	 { "linux/arm/v6", 2 },
+		{ "linux/arm/v8", 3 },	 { "linux/arm/v5", -1 },
+		{ "linux/s390x", -1 },	 { "windows/amd64", -1 },
 		{ "linux/amd64/v3", 0 },
 	};
 	for (size_t i = 0; i < ARRAY_SIZE(cases); i++) {
@@ -630,7 +690,9 @@ static void test_indexes(void)
 	oci_platform_parse("linux/s390x", &want, NULL);
 	oci_index_match(&idx, &want, &err);
 	is_str(err ? err->msg : NULL,
-	       "no matching manifest for linux/s390x in the manifest list entries (available: linux/amd64, linux/arm64/v8, linux/arm/v6, linux/arm/v7)",
+	       "no matching manifest for linux/s390x in the manifest list "
+	       "entries (available: linux/amd64, linux/arm64/v8, linux/arm/v6, "
+	       "linux/arm/v7)",
 	       "no-match error lists the available platforms");
 	error_clear(&err);
 
@@ -638,11 +700,12 @@ static void test_indexes(void)
 	struct oci_index i2 = { .schema_version = 2 };
 	add_platform_desc(&i2, DIG("7"), "linux", "386", NULL);
 	oci_platform_parse("linux/amd64", &want, NULL);
-	ok(oci_index_match(&i2, &want, NULL) == &i2.manifests[0],
-	   "386 runs on amd64");
+	ok(oci_index_match(&i2, &want, NULL) == &i2.manifests[0], "386 runs on "
+								  "amd64");
 	add_platform_desc(&i2, DIG("8"), "linux", "amd64", NULL);
-	ok(oci_index_match(&i2, &want, NULL) == &i2.manifests[1],
-	   "amd64 preferred over 386");
+	ok(oci_index_match(&i2, &want, NULL) == &i2.manifests[1], "amd64 "
+								  "preferred "
+								  "over 386");
 	oci_platform_release(&want);
 	oci_index_release(&i2);
 
@@ -653,16 +716,19 @@ static void test_indexes(void)
 
 	/* a docker manifest list; an OCI layout index.json without mediaType */
 	static const char list[] =
-		"{\"schemaVersion\":2,\"mediaType\":\"application/vnd.docker.distribution.manifest.list.v2+json\","
-		"\"manifests\":[{\"mediaType\":\"application/vnd.docker.distribution.manifest.v2+json\",\"digest\":\"" D64
-		"\",\"size\":528,\"platform\":{\"architecture\":\"arm\",\"os\":\"linux\",\"variant\":\"v7\"}}]}";
+		"{\"schemaVersion\":2,\"mediaType\":\"application/"
+		"vnd.docker.distribution.manifest.list.v2+json\","
+		"\"manifests\":[{\"mediaType\":\"application/"
+		"vnd.docker.distribution.manifest.v2+json\",\"digest\":\"" D64
+		"\",\"size\":528,\"platform\":{\"architecture\":\"arm\",\"os\":"
+		"\"linux\",\"variant\":\"v7\"}}]}";
 	p = oci_index_parse(list, strlen(list), &err);
 	strbuf_reset(&sb);
 	ok(p && !oci_index_serialize(p, &sb, NULL) && !strcmp(sb.buf, list),
 	   "docker manifest list round-trips byte-exact");
 	oci_index_free(p);
-	static const char layout_index[] =
-		"{\"schemaVersion\":2,\"manifests\":[]}";
+	static const char layout_index[] = "{\"schemaVersion\":2,\"manifests\":"
+					   "[]}";
 	p = oci_index_parse(layout_index, strlen(layout_index), &err);
 	strbuf_reset(&sb);
 	ok(p && !p->media_type && !oci_index_serialize(p, &sb, NULL) &&
@@ -674,16 +740,20 @@ static void test_indexes(void)
 		const char *json;
 		const char *why;
 	} bad[] = {
-		{ "{\"schemaVersion\":2}", "missing required field 'manifests'" },
-		{ "{\"schemaVersion\":2,\"manifests\":{}}",
-		  "'manifests' must be an array" },
-		{ "{\"schemaVersion\":2,\"mediaType\":\"application/vnd.oci.image.manifest.v1+json\",\"manifests\":[]}",
+		{ "{\"schemaVersion\":2}", "missing required field "
+					   "'manifests'" },
+		{ "{\"schemaVersion\":2,\"manifests\":{}}", "'manifests' must "
+							    "be an array" },
+		{ "{\"schemaVersion\":2,\"mediaType\":\"application/"
+		  "vnd.oci.image.manifest.v1+json\",\"manifests\":[]}",
 		  "is not an image index" },
-		{ "{\"schemaVersion\":2,\"manifests\":[{\"mediaType\":\"a/b\",\"digest\":\"" D64
-		  "\",\"size\":1,\"platform\":{\"os\":\"linux\"}}]}",
-		  "index: manifests[0]: platform: missing required field 'architecture'" },
-		{ "{\"schemaVersion\":2,\"manifests\":[{\"mediaType\":\"\",\"digest\":\"" D64
-		  "\",\"size\":1}]}",
+		{ "{\"schemaVersion\":2,\"manifests\":[{\"mediaType\":\"a/"
+		  "b\",\"digest\":\"" D64 "\",\"size\":1,\"platform\":{\"os\":"
+					  "\"linux\"}}]}",
+		  "index: manifests[0]: platform: missing required field "
+		  "'architecture'" },
+		{ "{\"schemaVersion\":2,\"manifests\":[{\"mediaType\":\"\","
+		  "\"digest\":\"" D64 "\",\"size\":1}]}",
 		  "invalid mediaType ''" },
 		{ "{\"schemaVersion\":2,\"manifests\":[],\"subject\":\"nope\"}",
 		  "a descriptor must be an object" },
@@ -747,7 +817,7 @@ static void test_platforms(void)
 		free(s);
 		oci_platform_release(&p);
 	}
-	static const char *const bad[] = { "linux", "linux/", "/amd64",
+	static const char *const bad[] = { "linux",   "linux/",	      "/amd64",
 					   "a/b/c/d", "linux/am d64", "" };
 	for (size_t i = 0; i < ARRAY_SIZE(bad); i++) {
 		struct oci_platform p = { 0 };
@@ -762,17 +832,22 @@ static void test_platforms(void)
 	static const struct {
 		const char *machine, *out;
 	} hosts[] = {
-		{ "x86_64", "linux/amd64" },   { "aarch64", "linux/arm64/v8" },
-		{ "arm64", "linux/arm64/v8" }, { "armv7l", "linux/arm/v7" },
-		{ "armv6l", "linux/arm/v6" },  { "armv5tel", "linux/arm/v5" },
-		{ "i686", "linux/386" },       { "ppc64le", "linux/ppc64le" },
-		{ "s390x", "linux/s390x" },    { "riscv64", "linux/riscv64" },
+		{ "x86_64", "linux/amd64" },
+		{ "aarch64", "linux/arm64/v8" },
+		{ "arm64", "linux/arm64/v8" },
+		{ "armv7l", "linux/arm/v7" },
+		{ "armv6l", "linux/arm/v6" },
+		{ "armv5tel", "linux/arm/v5" },
+		{ "i686", "linux/386" },
+		{ "ppc64le", "linux/ppc64le" },
+		{ "s390x", "linux/s390x" },
+		{ "riscv64", "linux/riscv64" },
 		{ "loongarch64", "linux/loong64" },
 	};
 	for (size_t i = 0; i < ARRAY_SIZE(hosts); i++) {
 		struct oci_platform p = { 0 };
-		ok(!oci_platform_host(hosts[i].machine, &p, NULL),
-		   "host '%s'", hosts[i].machine);
+		ok(!oci_platform_host(hosts[i].machine, &p, NULL), "host '%s'",
+		   hosts[i].machine);
 		char *s = oci_platform_string(&p);
 		is_str(s, hosts[i].out, "host '%s' platform", hosts[i].machine);
 		free(s);
@@ -797,8 +872,9 @@ static void test_platforms(void)
 	oci_platform_parse("linux/arm/v7", &p, NULL);
 	oci_platform_parse("linux/arm/v6", &q, NULL);
 	int older = oci_platform_score(&p, &q);
-	ok(older > 0 && older < oci_platform_score(&p, &p),
-	   "arm/v6 runs on arm/v7, below exact");
+	ok(older > 0 && older < oci_platform_score(&p, &p), "arm/v6 runs on "
+							    "arm/v7, below "
+							    "exact");
 	ok(oci_platform_score(&q, &p) == 0, "arm/v7 does not run on arm/v6");
 	oci_platform_release(&p);
 	oci_platform_release(&q);
@@ -870,19 +946,31 @@ static void test_config(void)
 
 	char *s = config_json(&c);
 	static const char want[] =
-		"{\"created\":\"2024-05-01T12:00:00.123456789Z\",\"author\":\"kiln\","
-		"\"architecture\":\"arm64\",\"variant\":\"v8\",\"os\":\"linux\","
-		"\"config\":{\"User\":\"1000:1000\",\"ExposedPorts\":{\"53/udp\":{},\"8080/tcp\":{}},"
-		"\"Env\":[\"PATH=/usr/bin:/bin\",\"EMPTY=\"],\"Entrypoint\":[\"/entry\"],\"Cmd\":null,"
-		"\"Volumes\":{\"/data\":{}},\"WorkingDir\":\"/app\",\"Labels\":{\"a\":\"first\",\"z\":\"last\"},"
+		"{\"created\":\"2024-05-01T12:00:00.123456789Z\",\"author\":"
+		"\"kiln\","
+		"\"architecture\":\"arm64\",\"variant\":\"v8\",\"os\":"
+		"\"linux\","
+		"\"config\":{\"User\":\"1000:1000\",\"ExposedPorts\":{\"53/"
+		"udp\":{},\"8080/tcp\":{}},"
+		"\"Env\":[\"PATH=/usr/bin:/"
+		"bin\",\"EMPTY=\"],\"Entrypoint\":[\"/entry\"],\"Cmd\":null,"
+		"\"Volumes\":{\"/data\":{}},\"WorkingDir\":\"/"
+		"app\",\"Labels\":{\"a\":\"first\",\"z\":\"last\"},"
 		"\"StopSignal\":\"SIGTERM\",\"ArgsEscaped\":true,"
-		"\"Healthcheck\":{\"Test\":[\"CMD-SHELL\",\"curl -f localhost\"],\"Interval\":30000000000,"
-		"\"Timeout\":5000000000,\"StartPeriod\":1000000000,\"StartInterval\":2000000000,\"Retries\":3},"
-		"\"OnBuild\":[\"RUN echo hi\"],\"Shell\":[\"/bin/bash\",\"-c\"]},"
-		"\"rootfs\":{\"type\":\"layers\",\"diff_ids\":[\"" EMPTY_SHA256 "\"]},"
-		"\"history\":[{\"created\":\"2024-05-01T12:00:00Z\",\"created_by\":\"/bin/sh -c #(nop) ADD file:x in /\"},"
-		"{\"created\":\"2024-05-01T12:00:01Z\",\"created_by\":\"CMD null\",\"author\":\"me\","
-		"\"comment\":\"buildkit.dockerfile.v0\",\"empty_layer\":true}]}";
+		"\"Healthcheck\":{\"Test\":[\"CMD-SHELL\",\"curl -f "
+		"localhost\"],\"Interval\":30000000000,"
+		"\"Timeout\":5000000000,\"StartPeriod\":1000000000,"
+		"\"StartInterval\":2000000000,\"Retries\":3},"
+		"\"OnBuild\":[\"RUN echo "
+		"hi\"],\"Shell\":[\"/bin/bash\",\"-c\"]},"
+		"\"rootfs\":{\"type\":\"layers\",\"diff_ids\":[\"" EMPTY_SHA256
+		"\"]},"
+		"\"history\":[{\"created\":\"2024-05-01T12:00:00Z\",\"created_"
+		"by\":\"/bin/sh -c #(nop) ADD file:x in /\"},"
+		"{\"created\":\"2024-05-01T12:00:01Z\",\"created_by\":\"CMD "
+		"null\",\"author\":\"me\","
+		"\"comment\":\"buildkit.dockerfile.v0\",\"empty_layer\":true}]"
+		"}";
 	is_str(s, want, "config bytes: every field, fixed order");
 
 	struct oci_image_config *p = parse_config(s, &err);
@@ -908,34 +996,48 @@ static void test_config(void)
 	oci_image_config_release(&c);
 
 	/* null vs empty vs absent, docker's three meanings */
-	static const char *const three =
-		"{\"architecture\":\"amd64\",\"os\":\"linux\",\"config\":{"
-		"\"Entrypoint\":null,\"Cmd\":[],\"Labels\":null,\"OnBuild\":null,\"Env\":null},"
-		"\"rootfs\":{\"type\":\"layers\",\"diff_ids\":[]}}";
+	static const char *const three = "{\"architecture\":\"amd64\",\"os\":"
+					 "\"linux\",\"config\":{"
+					 "\"Entrypoint\":null,\"Cmd\":[],"
+					 "\"Labels\":null,\"OnBuild\":null,"
+					 "\"Env\":null},"
+					 "\"rootfs\":{\"type\":\"layers\","
+					 "\"diff_ids\":[]}}";
 	p = parse_config(three, &err);
 	ok(p && p->config.entrypoint.state == OCI_NULL &&
-		   p->config.cmd.state == OCI_PRESENT && p->config.cmd.nr == 0 &&
+		   p->config.cmd.state == OCI_PRESENT &&
+		   p->config.cmd.nr == 0 &&
 		   p->config.shell.state == OCI_ABSENT &&
 		   p->config.labels.state == OCI_NULL &&
 		   p->config.on_build.state == OCI_NULL,
 	   "null, [] and absent are distinguished");
-	ok(p && p->config.env.state == OCI_ABSENT,
-	   "Env null reads as absent (the schema has no null Env)");
+	ok(p && p->config.env.state == OCI_ABSENT, "Env null reads as absent "
+						   "(the schema has no null "
+						   "Env)");
 	s = p ? config_json(p) : NULL;
 	is_str(s,
-	       "{\"architecture\":\"amd64\",\"os\":\"linux\",\"config\":{\"Entrypoint\":null,"
-	       "\"Cmd\":[],\"Labels\":null,\"OnBuild\":null},\"rootfs\":{\"type\":\"layers\",\"diff_ids\":[]}}",
+	       "{\"architecture\":\"amd64\",\"os\":\"linux\",\"config\":{"
+	       "\"Entrypoint\":null,"
+	       "\"Cmd\":[],\"Labels\":null,\"OnBuild\":null},\"rootfs\":{"
+	       "\"type\":\"layers\",\"diff_ids\":[]}}",
 	       "null and [] written back as such");
 	free(s);
 	oci_image_config_free(p);
 
 	/* unknown fields are kept, known ones win */
-	static const char *const docker =
-		"{\"architecture\":\"amd64\",\"config\":{\"Hostname\":\"09713501c176\",\"User\":\"\","
-		"\"AttachStdin\":false,\"Cmd\":[\"sh\"],\"Image\":\"sha256:32e2\"},"
-		"\"container\":\"15a3\",\"container_config\":{\"Cmd\":[\"/bin/sh\"]},"
-		"\"created\":\"2016-10-10T23:04:00.821781828Z\",\"docker_version\":\"1.12.1\","
-		"\"os\":\"linux\",\"rootfs\":{\"type\":\"layers\",\"diff_ids\":[\"" EMPTY_SHA256 "\"]}}";
+	static const char *const docker = "{\"architecture\":\"amd64\","
+					  "\"config\":{\"Hostname\":"
+					  "\"09713501c176\",\"User\":\"\","
+					  "\"AttachStdin\":false,\"Cmd\":["
+					  "\"sh\"],\"Image\":\"sha256:32e2\"},"
+					  "\"container\":\"15a3\",\"container_"
+					  "config\":{\"Cmd\":[\"/bin/sh\"]},"
+					  "\"created\":\"2016-10-10T23:04:00."
+					  "821781828Z\",\"docker_version\":\"1."
+					  "12.1\","
+					  "\"os\":\"linux\",\"rootfs\":{"
+					  "\"type\":\"layers\",\"diff_ids\":["
+					  "\"" EMPTY_SHA256 "\"]}}";
 	p = parse_config(docker, &err);
 	ok(p && p->extra && json_object_get(p->extra, "container_config") &&
 		   json_object_get(p->extra, "docker_version") &&
@@ -945,16 +1047,23 @@ static void test_config(void)
 	   "unknown top-level and config members kept in extra");
 	s = p ? config_json(p) : NULL;
 	is_str(s,
-	       "{\"created\":\"2016-10-10T23:04:00.821781828Z\",\"architecture\":\"amd64\",\"os\":\"linux\","
-	       "\"config\":{\"User\":\"\",\"Cmd\":[\"sh\"],\"Hostname\":\"09713501c176\",\"AttachStdin\":false,"
-	       "\"Image\":\"sha256:32e2\"},\"rootfs\":{\"type\":\"layers\",\"diff_ids\":[\"" EMPTY_SHA256 "\"]},"
-	       "\"container\":\"15a3\",\"container_config\":{\"Cmd\":[\"/bin/sh\"]},\"docker_version\":\"1.12.1\"}",
+	       "{\"created\":\"2016-10-10T23:04:00.821781828Z\","
+	       "\"architecture\":\"amd64\",\"os\":\"linux\","
+	       "\"config\":{\"User\":\"\",\"Cmd\":[\"sh\"],\"Hostname\":"
+	       "\"09713501c176\",\"AttachStdin\":false,"
+	       "\"Image\":\"sha256:32e2\"},\"rootfs\":{\"type\":\"layers\","
+	       "\"diff_ids\":[\"" EMPTY_SHA256 "\"]},"
+	       "\"container\":\"15a3\",\"container_config\":{\"Cmd\":[\"/bin/"
+	       "sh\"]},\"docker_version\":\"1.12.1\"}",
 	       "extra written after known members, in input order");
 	if (p)
 		json_object_set_new(p->extra, "os", json_string("plan9"));
 	char *t = p ? config_json(p) : NULL;
-	ok(t && strstr(t, "\"os\":\"linux\"") && !strstr(t, "plan9"),
-	   "a known member wins over extra");
+	ok(t && strstr(t, "\"os\":\"linux\"") && !strstr(t, "plan9"), "a known "
+								      "member "
+								      "wins "
+								      "over "
+								      "extra");
 	free(t);
 	free(s);
 	oci_image_config_free(p);
@@ -964,8 +1073,9 @@ static void test_config(void)
 	c.os = xstrdup("linux");
 	c.author = xstrdup("caf\xe9");
 	s = config_json(&c);
-	ok(strstr(s, "\"author\":\"caf\xef\xbf\xbd\"") != NULL,
-	   "invalid UTF-8 becomes U+FFFD");
+	ok(strstr(s, "\"author\":\"caf\xef\xbf\xbd\"") != NULL, "invalid UTF-8 "
+								"becomes "
+								"U+FFFD");
 	free(s);
 	oci_image_config_release(&c);
 
@@ -973,39 +1083,66 @@ static void test_config(void)
 		const char *json;
 		const char *why;
 	} bad[] = {
-		{ "{\"architecture\":\"amd64\",\"os\":123,\"rootfs\":{\"type\":\"layers\",\"diff_ids\":[]}}",
+		{ "{\"architecture\":\"amd64\",\"os\":123,\"rootfs\":{\"type\":"
+		  "\"layers\",\"diff_ids\":[]}}",
 		  "config: 'os' must be a string, not an integer" },
-		{ "{\"os\":\"linux\",\"rootfs\":{\"type\":\"layers\",\"diff_ids\":[]}}",
+		{ "{\"os\":\"linux\",\"rootfs\":{\"type\":\"layers\",\"diff_"
+		  "ids\":[]}}",
 		  "missing required field 'architecture'" },
-		{ "{\"architecture\":\"amd64\",\"os\":\"linux\"}",
-		  "missing required field 'rootfs'" },
-		{ "{\"architecture\":\"amd64\",\"os\":\"linux\",\"rootfs\":{\"type\":\"layers\"}}",
+		{ "{\"architecture\":\"amd64\",\"os\":\"linux\"}", "missing "
+								   "required "
+								   "field "
+								   "'rootfs'" },
+		{ "{\"architecture\":\"amd64\",\"os\":\"linux\",\"rootfs\":{"
+		  "\"type\":\"layers\"}}",
 		  "missing required field 'diff_ids'" },
-		{ "{\"architecture\":\"amd64\",\"os\":\"linux\",\"rootfs\":{\"type\":\"tar\",\"diff_ids\":[]}}",
+		{ "{\"architecture\":\"amd64\",\"os\":\"linux\",\"rootfs\":{"
+		  "\"type\":\"tar\",\"diff_ids\":[]}}",
 		  "unsupported type 'tar'" },
-		{ "{\"architecture\":\"amd64\",\"os\":\"linux\",\"rootfs\":{\"type\":\"layers\",\"diff_ids\":[\"x\"]}}",
+		{ "{\"architecture\":\"amd64\",\"os\":\"linux\",\"rootfs\":{"
+		  "\"type\":\"layers\",\"diff_ids\":[\"x\"]}}",
 		  "diff_ids[0]: invalid digest 'x'" },
-		{ "{\"architecture\":\"amd64\",\"os\":\"linux\",\"config\":{\"User\":1},\"rootfs\":{\"type\":\"layers\",\"diff_ids\":[]}}",
+		{ "{\"architecture\":\"amd64\",\"os\":\"linux\",\"config\":{"
+		  "\"User\":1},\"rootfs\":{\"type\":\"layers\",\"diff_ids\":[]}"
+		  "}",
 		  "config: config: 'User' must be a string" },
-		{ "{\"architecture\":\"amd64\",\"os\":\"linux\",\"config\":{\"Env\":[\"foo\"]},\"rootfs\":{\"type\":\"layers\",\"diff_ids\":[]}}",
+		{ "{\"architecture\":\"amd64\",\"os\":\"linux\",\"config\":{"
+		  "\"Env\":[\"foo\"]},\"rootfs\":{\"type\":\"layers\",\"diff_"
+		  "ids\":[]}}",
 		  "Env entry 'foo' is not KEY=value" },
-		{ "{\"architecture\":\"amd64\",\"os\":\"linux\",\"config\":{\"Env\":[7]},\"rootfs\":{\"type\":\"layers\",\"diff_ids\":[]}}",
+		{ "{\"architecture\":\"amd64\",\"os\":\"linux\",\"config\":{"
+		  "\"Env\":[7]},\"rootfs\":{\"type\":\"layers\",\"diff_ids\":[]"
+		  "}}",
 		  "'Env[0]' must be a string" },
-		{ "{\"architecture\":\"amd64\",\"os\":\"linux\",\"config\":{\"Volumes\":[\"/a\"]},\"rootfs\":{\"type\":\"layers\",\"diff_ids\":[]}}",
+		{ "{\"architecture\":\"amd64\",\"os\":\"linux\",\"config\":{"
+		  "\"Volumes\":[\"/"
+		  "a\"]},\"rootfs\":{\"type\":\"layers\",\"diff_ids\":[]}}",
 		  "'Volumes' must be an object" },
-		{ "{\"architecture\":\"amd64\",\"os\":\"linux\",\"config\":{\"ExposedPorts\":{\"80/tcp\":1}},\"rootfs\":{\"type\":\"layers\",\"diff_ids\":[]}}",
+		{ "{\"architecture\":\"amd64\",\"os\":\"linux\",\"config\":{"
+		  "\"ExposedPorts\":{\"80/"
+		  "tcp\":1}},\"rootfs\":{\"type\":\"layers\",\"diff_ids\":[]}}",
 		  "'ExposedPorts' member '80/tcp' must be an object" },
-		{ "{\"architecture\":\"amd64\",\"os\":\"linux\",\"config\":{\"Healthcheck\":{\"Retries\":\"3\"}},\"rootfs\":{\"type\":\"layers\",\"diff_ids\":[]}}",
+		{ "{\"architecture\":\"amd64\",\"os\":\"linux\",\"config\":{"
+		  "\"Healthcheck\":{\"Retries\":\"3\"}},\"rootfs\":{\"type\":"
+		  "\"layers\",\"diff_ids\":[]}}",
 		  "Healthcheck: 'Retries' must be an integer" },
-		{ "{\"architecture\":\"amd64\",\"os\":\"linux\",\"config\":{\"ArgsEscaped\":1},\"rootfs\":{\"type\":\"layers\",\"diff_ids\":[]}}",
+		{ "{\"architecture\":\"amd64\",\"os\":\"linux\",\"config\":{"
+		  "\"ArgsEscaped\":1},\"rootfs\":{\"type\":\"layers\",\"diff_"
+		  "ids\":[]}}",
 		  "'ArgsEscaped' must be a boolean" },
-		{ "{\"architecture\":\"amd64\",\"os\":\"linux\",\"config\":[],\"rootfs\":{\"type\":\"layers\",\"diff_ids\":[]}}",
+		{ "{\"architecture\":\"amd64\",\"os\":\"linux\",\"config\":[],"
+		  "\"rootfs\":{\"type\":\"layers\",\"diff_ids\":[]}}",
 		  "'config' must be an object" },
-		{ "{\"history\":\"x\",\"architecture\":\"amd64\",\"os\":\"linux\",\"rootfs\":{\"type\":\"layers\",\"diff_ids\":[]}}",
+		{ "{\"history\":\"x\",\"architecture\":\"amd64\",\"os\":"
+		  "\"linux\",\"rootfs\":{\"type\":\"layers\",\"diff_ids\":[]}}",
 		  "'history' must be an array" },
-		{ "{\"history\":[{\"empty_layer\":\"yes\"}],\"architecture\":\"amd64\",\"os\":\"linux\",\"rootfs\":{\"type\":\"layers\",\"diff_ids\":[]}}",
+		{ "{\"history\":[{\"empty_layer\":\"yes\"}],\"architecture\":"
+		  "\"amd64\",\"os\":\"linux\",\"rootfs\":{\"type\":\"layers\","
+		  "\"diff_ids\":[]}}",
 		  "history[0]: 'empty_layer' must be a boolean" },
-		{ "{\"created\":\"yesterday\",\"architecture\":\"amd64\",\"os\":\"linux\",\"rootfs\":{\"type\":\"layers\",\"diff_ids\":[]}}",
+		{ "{\"created\":\"yesterday\",\"architecture\":\"amd64\","
+		  "\"os\":\"linux\",\"rootfs\":{\"type\":\"layers\",\"diff_"
+		  "ids\":[]}}",
 		  "not an RFC 3339 time" },
 		{ "invalid JSON", "config: invalid JSON" },
 	};
@@ -1028,13 +1165,17 @@ static void test_config(void)
 	w.architecture = xstrdup("amd64");
 	w.os = xstrdup("linux");
 	oci_strlist_push(&w.config.env, "NOEQUALS");
-	ok(oci_image_config_serialize(&w, &sb, &err) == -1 && err,
-	   "writer refuses a bad Env entry");
+	ok(oci_image_config_serialize(&w, &sb, &err) == -1 && err, "writer "
+								   "refuses a "
+								   "bad Env "
+								   "entry");
 	error_clear(&err);
 	oci_strlist_release(&w.config.env);
 	ok(!oci_image_config_serialize(&w, &sb, NULL) &&
-		   !strcmp(sb.buf, "{\"architecture\":\"amd64\",\"os\":\"linux\","
-				   "\"rootfs\":{\"type\":\"layers\",\"diff_ids\":[]}}"),
+		   !strcmp(sb.buf, "{\"architecture\":\"amd64\",\"os\":"
+				   "\"linux\","
+				   "\"rootfs\":{\"type\":\"layers\",\"diff_"
+				   "ids\":[]}}"),
 	   "minimal config");
 	strbuf_release(&sb);
 	oci_image_config_release(&w);
@@ -1044,10 +1185,12 @@ static void test_config(void)
 
 static void test_archive_and_layout(void)
 {
-	static const char saved[] =
-		"[{\"Config\":\"blobs/sha256/aa\",\"RepoTags\":[\"golang:latest\"],"
-		"\"Layers\":[\"blobs/sha256/bb\",\"blobs/sha256/cc\"]},"
-		"{\"Config\":\"blobs/sha256/dd\",\"RepoTags\":null,\"Layers\":[]}]";
+	static const char saved[] = "[{\"Config\":\"blobs/sha256/"
+				    "aa\",\"RepoTags\":[\"golang:latest\"],"
+				    "\"Layers\":[\"blobs/sha256/bb\",\"blobs/"
+				    "sha256/cc\"]},"
+				    "{\"Config\":\"blobs/sha256/"
+				    "dd\",\"RepoTags\":null,\"Layers\":[]}]";
 	struct error *err = NULL;
 	struct oci_archive_manifest *am =
 		oci_archive_manifest_parse(saved, strlen(saved), &err);
@@ -1062,25 +1205,28 @@ static void test_archive_and_layout(void)
 	oci_archive_manifest_free(am);
 
 	am = xcalloc(1, sizeof(*am));
-	struct oci_archive_image *img =
-		oci_archive_manifest_add(am, "blobs/sha256/ee");
+	struct oci_archive_image *img = oci_archive_manifest_add(am, "blobs/"
+								     "sha256/"
+								     "ee");
 	oci_strlist_push(&img->repo_tags, "a:1");
 	oci_strlist_push(&img->layers, "blobs/sha256/ff");
 	strbuf_reset(&sb);
 	ok(!oci_archive_manifest_serialize(am, &sb, NULL) &&
-		   !strcmp(sb.buf, "[{\"Config\":\"blobs/sha256/ee\",\"RepoTags\":[\"a:1\"],"
+		   !strcmp(sb.buf, "[{\"Config\":\"blobs/sha256/"
+				   "ee\",\"RepoTags\":[\"a:1\"],"
 				   "\"Layers\":[\"blobs/sha256/ff\"]}]"),
 	   "manifest.json built in code");
 	oci_archive_manifest_free(am);
 	strbuf_release(&sb);
 
 	am = oci_archive_manifest_parse("[{\"Config\":\"x\"}]", 16, &err);
-	ok(!am && err && strstr(err->msg, "'Layers'"),
-	   "manifest.json without Layers rejected");
+	ok(!am && err && strstr(err->msg, "'Layers'"), "manifest.json without "
+						       "Layers rejected");
 	error_clear(&err);
 	am = oci_archive_manifest_parse("{}", 2, &err);
-	ok(!am && err && strstr(err->msg, "expected an array"),
-	   "manifest.json must be an array");
+	ok(!am && err && strstr(err->msg, "expected an array"), "manifest.json "
+								"must be an "
+								"array");
 	error_clear(&err);
 
 	ok(!oci_layout_check(OCI_LAYOUT_FILE_CONTENT,
@@ -1093,7 +1239,8 @@ static void test_archive_and_layout(void)
 	error_clear(&err);
 }
 
-/* ---------------------------------------------------------------- containers */
+/* ---------------------------------------------------------------- containers
+ */
 
 static void test_containers(void)
 {
@@ -1122,11 +1269,11 @@ static void test_containers(void)
 	oci_strlist_copy(&k, &l);
 	ok(oci_strlist_equal(&l, &k) && k.v[2] == NULL, "strlist copy");
 	oci_strlist_set_null(&k);
-	ok(!oci_strlist_equal(&l, &k) && k.state == OCI_NULL && !k.v,
-	   "strlist null");
+	ok(!oci_strlist_equal(&l, &k) && k.state == OCI_NULL && !k.v, "strlist "
+								      "null");
 	oci_strlist_set_empty(&k);
-	ok(k.state == OCI_PRESENT && k.nr == 0 && k.v && !k.v[0],
-	   "strlist empty");
+	ok(k.state == OCI_PRESENT && k.nr == 0 && k.v && !k.v[0], "strlist "
+								  "empty");
 	oci_strlist_release(&l);
 	oci_strlist_release(&k);
 }
