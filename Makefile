@@ -92,6 +92,10 @@ fuzz:
 bench: kiln
 	sh bench/run.sh
 
+# Micro-benchmarks: small programs linking libkiln.a (bench/parse.sh).
+$(O)/bench/%: $(O)/bench/%.o $(LIB)
+	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(LIBS)
+
 format:
 	clang-format -i $$(git ls-files 'src/*.c' 'src/*.h' 'tests/*.c' 'tests/*.h')
 

@@ -87,7 +87,8 @@ static void positive_cases(const char *base)
 		char *df_path = path_join(d, "Dockerfile");
 		char *res_path = path_join(d, "result");
 		struct error *err = NULL;
-		if (read_file(df_path, &in) < 0 || read_file(res_path, &want) < 0) {
+		if (read_file(df_path, &in) < 0 ||
+		    read_file(res_path, &want) < 0) {
 			ok(0, "testfiles/%s: readable", cases.v[i]);
 			goto next;
 		}
@@ -106,7 +107,7 @@ static void positive_cases(const char *base)
 				!memcmp(got.buf, want.buf, got.len),
 			"testfiles/%s: dump equals result", cases.v[i]))
 			diff_hint(got.buf, want.buf);
-next:
+	next:
 		free(d);
 		free(df_path);
 		free(res_path);
@@ -139,7 +140,8 @@ static void negative_cases(const char *base)
 			unsigned long long line = 0;
 			const char *p = NULL;
 			bool located =
-				err && skip_prefix(err->msg, "Dockerfile:", &p) &&
+				err &&
+				skip_prefix(err->msg, "Dockerfile:", &p) &&
 				(line = strtoull(p, (char **)&p, 10)) > 0 &&
 				skip_prefix(p, ": ", &p) && *p;
 			ok(!df && located,
@@ -185,11 +187,13 @@ static void line_case(const char *base)
 			continue; /* the header */
 		unsigned idx;
 		if (!strcmp(name, "(root)")) {
-			is_int(df->start_line, start, "testfile-line: root starts "
-						      "at line %d",
+			is_int(df->start_line, start,
+			       "testfile-line: root starts "
+			       "at line %d",
 			       start);
-			is_int(df->end_line, end, "testfile-line: root ends at "
-						  "line %d",
+			is_int(df->end_line, end,
+			       "testfile-line: root ends at "
+			       "line %d",
 			       end);
 		} else if (sscanf(name, "child %u", &idx) == 1 && idx >= 1) {
 			nchildren++;
@@ -203,8 +207,7 @@ static void line_case(const char *base)
 			   idx, start, end, n->start_line, n->end_line);
 		}
 	}
-	is_int(df->nnodes, nchildren, "testfile-line: %zu children",
-	       nchildren);
+	is_int(df->nnodes, nchildren, "testfile-line: %zu children", nchildren);
 out:
 	error_free(err);
 	dockerfile_free(df);

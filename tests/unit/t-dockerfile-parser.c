@@ -52,11 +52,11 @@ static char *dump(const char *text)
 		free(got_);                      \
 	} while (0)
 
-#define check_error(text, want, ...)                               \
-	do {                                                       \
-		char *got_ = dump(text);                           \
-		is_str(got_, "error: " want, __VA_ARGS__);         \
-		free(got_);                                        \
+#define check_error(text, want, ...)                       \
+	do {                                               \
+		char *got_ = dump(text);                   \
+		is_str(got_, "error: " want, __VA_ARGS__); \
+		free(got_);                                \
 	} while (0)
 
 static void test_errors(void)
@@ -206,8 +206,12 @@ static void test_limits(void)
 	memset(big + 11, 'b', at);
 	memcpy(big + 11 + at, "\n", 1);
 	struct dockerfile *df = parse_n(big, 11 + at + 1);
-	ok(df && df->nnodes == 2 && strlen(df->nodes[1].args[0]) == at,
-	   "a 65535-byte line parses");
+	ok(df && df->nnodes == 2 && strlen(df->nodes[1].args[0]) == at, "a "
+									"65535-"
+									"byte "
+									"line "
+									"parse"
+									"s");
 	dockerfile_free(df);
 	memset(big + 11, 'b', at + 1);
 	memcpy(big + 11 + at + 1, "\n", 1);
@@ -249,8 +253,8 @@ static void test_limits(void)
 	clock_gettime(CLOCK_MONOTONIC, &t0);
 	df = parse_n(sb.buf, sb.len);
 	clock_gettime(CLOCK_MONOTONIC, &t1);
-	double ms = (t1.tv_sec - t0.tv_sec) * 1e3 +
-		    (t1.tv_nsec - t0.tv_nsec) / 1e6;
+	double ms =
+		(t1.tv_sec - t0.tv_sec) * 1e3 + (t1.tv_nsec - t0.tv_nsec) / 1e6;
 	ok(df && df->nnodes == 1 + 25000 + 25000 && df->end_line == 100000,
 	   "100,000-line file parses (%zu instructions, %.1f ms)",
 	   df ? df->nnodes : 0, ms);
@@ -298,8 +302,10 @@ static void test_heredocs(void)
 	is_str(n->heredocs[0].name, "END", "<<-'END': name");
 	is_str(n->heredocs[0].content, "\techo tab\n",
 	       "<<-: content keeps the tabs (consumers strip them)");
-	ok(!n->heredocs[0].expand && n->heredocs[0].chomp,
-	   "<<-'END': no expansion, chomp, tabbed delimiter accepted");
+	ok(!n->heredocs[0].expand && n->heredocs[0].chomp, "<<-'END': no "
+							   "expansion, chomp, "
+							   "tabbed delimiter "
+							   "accepted");
 
 	n = &df->nodes[3];
 	if (ok(n->nheredocs == 2, "COPY with two heredocs")) {
@@ -307,12 +313,17 @@ static void test_heredocs(void)
 		is_str(n->heredocs[0].content, "first\n", "first content");
 		is_str(n->heredocs[1].name, "two", "second name");
 		is_str(n->heredocs[1].content, "second\n", "second content");
-		ok(n->heredocs[0].expand && !n->heredocs[1].expand,
-		   "quoted second delimiter disables expansion");
+		ok(n->heredocs[0].expand && !n->heredocs[1].expand, "quoted "
+								    "second "
+								    "delimiter "
+								    "disables "
+								    "expansio"
+								    "n");
 		is_int(n->heredocs[1].fd, 3, "3<<\"two\" has fd 3");
 	}
-	ok(n->nargs == 3 && !strcmp(n->args[2], "/dest/"),
-	   "COPY keeps markers and destination as arguments");
+	ok(n->nargs == 3 && !strcmp(n->args[2], "/dest/"), "COPY keeps markers "
+							   "and destination as "
+							   "arguments");
 	ok(n->start_line == 9 && n->end_line == 13, "COPY spans 9-13");
 
 	n = &df->nodes[4];
@@ -320,8 +331,12 @@ static void test_heredocs(void)
 		   !n->heredocs[0].expand,
 	   "partly quoted delimiter E\"O\"F: name EOF, no expansion");
 	n = &df->nodes[5];
-	ok(n->nheredocs == 1 && !strcmp(n->heredocs[0].name, "EOF2"),
-	   "blanks between << and the delimiter");
+	ok(n->nheredocs == 1 && !strcmp(n->heredocs[0].name, "EOF2"), "blanks "
+								      "between "
+								      "<< and "
+								      "the "
+								      "delimite"
+								      "r");
 	is_int(df->end_line, 18, "file ends at line 18");
 	dockerfile_free(df);
 
@@ -387,16 +402,19 @@ static void test_directives(void)
 	   "a directive after a comment is ignored");
 	dockerfile_free(df);
 	df = parse("\n# escape=`\nFROM x\n");
-	ok(df && df->escape == '\\' && df->ndirectives == 0,
-	   "a directive after a blank line is ignored");
+	ok(df && df->escape == '\\' && df->ndirectives == 0, "a directive "
+							     "after a blank "
+							     "line is ignored");
 	dockerfile_free(df);
 	df = parse("FROM x\n# escape=`\nRUN a \\\n b\n");
-	ok(df && df->escape == '\\' && df->nnodes == 2,
-	   "a directive after an instruction is a comment");
+	ok(df && df->escape == '\\' && df->nnodes == 2, "a directive after an "
+							"instruction is a "
+							"comment");
 	dockerfile_free(df);
 	df = parse("# foo=bar\n# escape=`\nFROM x\n");
-	ok(df && df->escape == '\\' && df->ndirectives == 0,
-	   "an unknown directive ends the directives");
+	ok(df && df->escape == '\\' && df->ndirectives == 0, "an unknown "
+							     "directive ends "
+							     "the directives");
 	dockerfile_free(df);
 	check_error("# escape=`\n# escape=\\\nFROM x\n",
 		    "Dockerfile:2: only one escape parser directive can be "
@@ -424,7 +442,8 @@ static void test_bom_crlf(void)
 		    "Dockerfile:2: unknown instruction: \xEF\xBB\xBFRUN",
 		    "a BOM is only stripped on the first line");
 	check_dump("FROM x\r\nRUN a \\\r\n  b\r\nENV A=1 \\\r\n\r\n  B=2\r\n",
-		   "(from \"x\")\n(run \"a   b\")\n(env \"A\" \"1\" \"=\" \"B\" "
+		   "(from \"x\")\n(run \"a   b\")\n(env \"A\" \"1\" \"=\" "
+		   "\"B\" "
 		   "\"2\" \"=\")\n",
 		   "CRLF line endings");
 	check_dump("FROM x\rAS b\r", "(from \"x\" \"AS\" \"b\")\n",
@@ -473,17 +492,18 @@ static void test_json_form(void)
 		return;
 	}
 	const struct dockerfile_node *n = df->nodes;
-	ok(n[1].json && n[1].nargs == 2 && !strcmp(n[1].args[1], "b c"),
-	   "JSON array");
+	ok(n[1].json && n[1].nargs == 2 && !strcmp(n[1].args[1], "b c"), "JSON "
+									 "arra"
+									 "y");
 	ok(!n[2].json && n[2].nargs == 1 && !strcmp(n[2].args[0], "['a']"),
 	   "single quotes fall back to shell form");
-	ok(!n[3].json && !strcmp(n[3].args[0], "[\"a\""),
-	   "unterminated array falls back");
-	ok(!n[4].json && !strcmp(n[4].args[0], "[\"a\"] x"),
-	   "trailing text falls back");
+	ok(!n[3].json && !strcmp(n[3].args[0], "[\"a\""), "unterminated array "
+							  "falls back");
+	ok(!n[4].json && !strcmp(n[4].args[0], "[\"a\"] x"), "trailing text "
+							     "falls back");
 	ok(n[5].json && n[5].nargs == 0, "[] is an empty exec form");
-	ok(!n[6].json && n[6].nargs == 1,
-	   "a number too big for a float64 falls back (Go's type error)");
+	ok(!n[6].json && n[6].nargs == 1, "a number too big for a float64 "
+					  "falls back (Go's type error)");
 	ok(n[7].json && n[7].arg_lens[0] == 3 &&
 		   !memcmp(n[7].args[0], "a\0b", 4),
 	   "\\u0000 is kept, with its length");
@@ -492,7 +512,8 @@ static void test_json_form(void)
 	   "COPY bad JSON splits on whitespace");
 	dockerfile_free(df);
 
-	check_dump("FROM x\nCMD [\"\\ud83d\\ude00\", \"\\ud800x\", \"\\u00e9\"]\n",
+	check_dump("FROM x\nCMD [\"\\ud83d\\ude00\", \"\\ud800x\", "
+		   "\"\\u00e9\"]\n",
 		   "(from \"x\")\n(cmd \"\xF0\x9F\x98\x80\" \"\xEF\xBF\xBDx\" "
 		   "\"\xC3\xA9\")\n",
 		   "surrogate pairs, lone surrogates, \\u escapes");
@@ -513,8 +534,9 @@ static void test_json_form(void)
 		strbuf_addch(&sb, ']');
 	strbuf_addch(&sb, '\n');
 	char *got = dump(sb.buf);
-	ok(starts_with(got, "(from \"x\")\n(cmd \"[[[["),
-	   "10001 nested arrays: not JSON, shell form");
+	ok(starts_with(got, "(from \"x\")\n(cmd \"[[[["), "10001 nested "
+							  "arrays: not JSON, "
+							  "shell form");
 	free(got);
 	strbuf_reset(&sb);
 	strbuf_addstr(&sb, "FROM x\nCMD [");
@@ -570,8 +592,9 @@ static void test_splitting(void)
 			   !strcmp(df->nodes[0].comments[1], "world"),
 		   "comments before an instruction are kept");
 		ok(df->nwarnings == 1 && df->warnings[0].line == 5 &&
-			   starts_with(df->warnings[0].msg,
-				       "empty continuation line"),
+			   starts_with(df->warnings[0].msg, "empty "
+							    "continuation "
+							    "line"),
 		   "empty continuation line warning with its line");
 		ok(df->nodes[1].start_line == 4 && df->nodes[1].end_line == 7,
 		   "continuation line range");
