@@ -1341,6 +1341,24 @@ static void upper(char *dst, const char *src, size_t size)
 	dst[i] = '\0';
 }
 
+static int cmp_char(const void *a, const void *b)
+{
+	return *(const char *)a - *(const char *)b;
+}
+
+static bool is_anagram(const char *a, const char *b)
+{
+	char x[16], y[16];
+	size_t n = strlen(a);
+	if (n != strlen(b) || n >= sizeof(x))
+		return false;
+	memcpy(x, a, n);
+	memcpy(y, b, n);
+	qsort(x, n, 1, cmp_char);
+	qsort(y, n, 1, cmp_char);
+	return !memcmp(x, y, n);
+}
+
 static int unknown_instruction(struct parser *ps, struct slice kw, int line)
 {
 	char *written = xstrndup(kw.p, kw.n > 200 ? 200 : kw.n);
@@ -1351,16 +1369,19 @@ static int unknown_instruction(struct parser *ps, struct slice kw, int line)
 
 	for (char *c = lower; *c; c++)
 		*c = (char)tolower((unsigned char)*c);
+	/* close enough: a third of the letters wrong (at least one, two
+	 * from four letters on), or the same letters in another order */
+	size_t len = strlen(lower);
+	size_t limit = len >= 4 ? (len / 3 > 2 ? len / 3 : 2) : 1;
 	for (size_t i = 0; i < ARRAY_SIZE(kw_names); i++) {
 		size_t d = levenshtein(lower, kw_names[i]);
+		if (d > limit && is_anagram(lower, kw_names[i]))
+			d = limit;
 		if (d < best_d) {
 			best_d = d;
 			best = kw_names[i];
 		}
 	}
-	size_t limit = strlen(lower) / 3;
-	if (limit < 1)
-		limit = 1;
 	if (!kw.n)
 		ret = perr(ps, line,
 			   "a line continuation leads to an empty "

@@ -69,6 +69,16 @@ static void test_errors(void)
 		    "Dockerfile:2: unknown instruction: runn (did you mean "
 		    "RUN?)",
 		    "unknown instruction keeps its spelling");
+	check_error("FORM x\n",
+		    "Dockerfile:1: unknown instruction: FORM (did you mean "
+		    "FROM?)",
+		    "transposed letters get a suggestion");
+	check_error("FROM x\nEVN a=b\n",
+		    "Dockerfile:2: unknown instruction: EVN (did you mean "
+		    "ENV?)",
+		    "transposed letters in a short keyword");
+	check_error("FROM x\nFOO a\n", "Dockerfile:2: unknown instruction: FOO",
+		    "no far-fetched suggestion for a short word");
 	check_error("FROM x\nFLIBBERTIGIBBET a\n",
 		    "Dockerfile:2: unknown instruction: FLIBBERTIGIBBET",
 		    "unknown instruction without a suggestion");
@@ -604,6 +614,38 @@ static void test_splitting(void)
 	dockerfile_free(df);
 }
 
+/* BuildKit's TestParseWarnsOnEmptyContinutationLine, transcribed. */
+static void test_empty_continuation_warnings(void)
+{
+	struct dockerfile *df = parse("\nFROM alpine:3.6\n\n"
+				      "RUN valid \\\n    continuation\n\n"
+				      "RUN something \\\n\n    following \\\n"
+				      "\n    more\n\n"
+				      "RUN another \\\n\n    thing\n\n"
+				      "RUN non-indented \\\n# this is a "
+				      "comment\n"
+				      "   after-comment\n\n"
+				      "RUN indented \\\n"
+				      "    # this is an indented comment\n"
+				      "    comment\n\t");
+	if (!ok(df && df->nwarnings == 2, "two empty-continuation warnings")) {
+		dockerfile_free(df);
+		return;
+	}
+	ok(strstr(df->warnings[0].msg, "RUN something     following     "
+				       "more") &&
+		   df->warnings[0].line == 8,
+	   "first warning names its instruction and line");
+	ok(strstr(df->warnings[1].msg, "RUN another     thing") &&
+		   df->warnings[1].line == 14,
+	   "second warning");
+	is_str(df->nodes[4].args[0], "non-indented    after-comment",
+	       "comment inside a continuation is dropped");
+	is_str(df->nodes[5].args[0], "indented     comment",
+	       "indented comment inside a continuation is dropped");
+	dockerfile_free(df);
+}
+
 static void test_json_dump(void)
 {
 	struct dockerfile *df = parse("# syntax=s\n# c1\nFROM x\n"
@@ -655,6 +697,7 @@ int main(void)
 	test_onbuild();
 	test_json_form();
 	test_splitting();
+	test_empty_continuation_warnings();
 	test_json_dump();
 	return tap_done();
 }
