@@ -847,7 +847,10 @@ out:
 /*
  * BuildKit's extractBuilderFlags: the leading `--name[=value]` words.  The
  * escape character here is always the backslash, as in BuildKit.  Returns
- * what follows the flags.
+ * what follows the flags.  Deliberate difference: BuildKit scans bytes as
+ * if they were Latin-1 characters, so it splits words on the bytes 0x85 and
+ * 0xA0 (cutting UTF-8 characters in two) and re-encodes every byte >= 0x80;
+ * kiln splits on ASCII blanks only and keeps bytes as written.
  */
 static struct slice extract_flags(struct parser *ps, struct slice line,
 				  struct ptrvec *flags)
@@ -1526,6 +1529,7 @@ static int dispatch(struct parser *ps, struct dockerfile_node *node, enum kw kw,
 		parse_words(ps, rest, args);
 		return 0;
 	case KW_HEALTHCHECK: {
+		/* the type word ends at an ASCII blank (see extract_flags) */
 		size_t sep = 0, next;
 		while (sep < rest.n && !is_ascii_ws(rest.p[sep]))
 			sep++;
