@@ -93,7 +93,8 @@ bench: kiln
 	sh bench/run.sh
 
 # Micro-benchmarks: small programs linking libkiln.a (bench/parse.sh).
-$(O)/bench/%: $(O)/bench/%.o $(LIB)
+BENCH_BINS := $(patsubst bench/%.c,$(O)/bench/%,$(wildcard bench/bench-*.c))
+$(BENCH_BINS): $(O)/bench/%: $(O)/bench/%.o $(LIB)
 	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(LIBS)
 
 format:
