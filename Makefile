@@ -92,6 +92,11 @@ fuzz:
 bench: kiln
 	sh bench/run.sh
 
+# Micro-benchmarks: small programs linking libkiln.a (bench/parse.sh).
+BENCH_BINS := $(patsubst bench/%.c,$(O)/bench/%,$(wildcard bench/bench-*.c))
+$(BENCH_BINS): $(O)/bench/%: $(O)/bench/%.o $(LIB)
+	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(LIBS)
+
 format:
 	clang-format -i $$(git ls-files 'src/*.c' 'src/*.h' 'tests/*.c' 'tests/*.h')
 
