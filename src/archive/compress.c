@@ -558,6 +558,16 @@ static ssize_t dec_none(struct archive_decompressor *d, void *buf, size_t len,
 	return n;
 }
 
+/* After a gzip member only another member may follow, like Go's reader. */
+static int gzip_garbage(struct archive_decompressor *d, struct error **err)
+{
+	if (d->ibuf[d->ipos] == 0x1f)
+		return 0;
+	error_set(err, KILN_ECORRUPT,
+		  "corrupt gzip stream: trailing garbage after member");
+	return -1;
+}
+
 #ifdef HAVE_ISAL
 static const char *isal_strerror(int ret)
 {
@@ -589,6 +599,8 @@ static ssize_t dec_isal(struct archive_decompressor *d, void *buf, size_t len,
 			int r = dec_refill(d, err);
 			if (r <= 0)
 				return r;
+			if (gzip_garbage(d, err))
+				return -1;
 			isal_inflate_reset(s);
 			s->crc_flag = ISAL_GZIP;
 			d->member_end = false;
@@ -633,6 +645,8 @@ static ssize_t dec_zlib(struct archive_decompressor *d, void *buf, size_t len,
 			int r = dec_refill(d, err);
 			if (r <= 0)
 				return r;
+			if (gzip_garbage(d, err))
+				return -1;
 			inflateReset(&d->z);
 			d->member_end = false;
 		}
