@@ -312,17 +312,32 @@ static int walk_dir(struct walker *w, int dirfd, struct strbuf *path,
 			close(fd);
 		return -1;
 	}
-	errno = 0;
 	while ((de = readdir(d))) {
 		if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
 			continue;
-		strvec_push(&names, de->d_name);
+		/*
+		 * Sort key "<name as written>\0<name on disk>": whiteout
+		 * devices sort as their ".wh.<name>" entry.
+		 */
+		struct stat st;
+		bool wh = w->opts->overlay_upper &&
+			  (de->d_type == DT_CHR || de->d_type == DT_UNKNOWN) &&
+			  fstatat(dirfd, de->d_name, &st,
+				  AT_SYMLINK_NOFOLLOW) == 0 &&
+			  S_ISCHR(st.st_mode) && st.st_rdev == 0;
+		struct strbuf key = STRBUF_INIT;
+		strbuf_addf(&key, "%s%s", wh ? ".wh." : "", de->d_name);
+		strbuf_addch(&key, '\0');
+		strbuf_addstr(&key, de->d_name);
+		strvec_push_nodup(&names, strbuf_detach(&key, NULL));
 	}
 	closedir(d);
-	/* Bytewise order, independent of the filesystem's. */
+	/* Bytewise order of the names written, independent of the fs. */
 	qsort(names.v, names.nr, sizeof(*names.v), cmp_str);
-	for (size_t i = 0; i < names.nr && !ret; i++)
-		ret = walk_entry(w, dirfd, names.v[i], path, err);
+	for (size_t i = 0; i < names.nr && !ret; i++) {
+		const char *k = names.v[i];
+		ret = walk_entry(w, dirfd, k + strlen(k) + 1, path, err);
+	}
 	strvec_clear(&names);
 	return ret;
 }
