@@ -126,3 +126,4 @@ printf '%-32s %7.2fs  %4s MB  (%sx kiln)\n' "tar -c | gzip -1" "$c_gzip1" \
 printf '%-32s %7.2fs  %4s MB  (%sx kiln)\n' "tar -c | gzip -6" "$c_gzip6" \
 	"$s_gzip6" "$(ratio "$c_gzip6" "$c_isal")"
 rm -f "$W"/out-*.tgz
+rm -rf "$X"
