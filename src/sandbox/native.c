@@ -840,6 +840,8 @@ pid_t sandbox_spawn(const struct sandbox *sb, const struct sandbox_plan *plan,
 		return -1;
 	}
 	if (pid == 0) {
+		/* kiln is the only supervisor: if it dies, so does the run. */
+		prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
 		close(sv[0]);
 		struct sandbox_child c = {
 			.sb = sb,

@@ -184,6 +184,7 @@ void sandbox_plan_release(struct sandbox_plan *plan)
 	free(plan->files);
 	free(plan->bundle);
 	free(plan->runtime_path);
+	free(plan->init_path);
 	strvec_clear(&plan->uid_map);
 	strvec_clear(&plan->gid_map);
 	memset(plan, 0, sizeof(*plan));
