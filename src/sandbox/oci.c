@@ -83,14 +83,13 @@ static void *oci_config(const struct sandbox *sb,
 	json_t *argv = str_array(sb->argv.v, sb->argv.nr);
 	json_array_extend(args, argv);
 	json_decref(argv);
-	json_t *process =
-		json_pack("{s:b, s:{s:I, s:I, s:o}, s:o, s:o, s:s, s:o, s:b}",
-			  "terminal", sb->tty, "user", "uid", (json_int_t)uid,
-			  "gid", (json_int_t)gid, "additionalGids", gids,
-			  "args", args, "env",
-			  str_array(sb->env.v, sb->env.nr), "cwd",
-			  sb->cwd && *sb->cwd ? sb->cwd : "/", "capabilities",
-			  caps, "noNewPrivileges", sb->no_new_privs);
+	json_t *process = json_pack(
+		"{s:b, s:{s:I, s:I, s:o}, s:o, s:o, s:s, s:o, s:b}", "terminal",
+		sb->tty, "user", "uid", (json_int_t)uid, "gid", (json_int_t)gid,
+		"additionalGids", gids, "args", args, "env",
+		str_array(sb->env.v, sb->env.nr), "cwd",
+		sb->cwd && *sb->cwd ? sb->cwd : "/", "capabilities", caps,
+		"noNewPrivileges", sb->no_new_privs);
 
 	json_t *mounts = json_array();
 	json_array_append_new(mounts, mount_entry("/proc", "proc", "proc",

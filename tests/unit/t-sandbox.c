@@ -55,17 +55,23 @@ static void test_plan(void)
 	ok(strstr(out.buf, "# lower (top first): /layers/b /layers/a\n") !=
 		   NULL,
 	   "lower dirs are listed top first");
-	ok(strstr(out.buf, "root on /scratch/merged\n") != NULL,
-	   "the root is mounted in the scratch dir");
+	ok(strstr(out.buf, "root on /scratch/merged\n") != NULL, "the root is "
+								 "mounted in "
+								 "the scratch "
+								 "dir");
 	ok(strstr(out.buf, "mount proc on /proc (nosuid,nodev,noexec)\n") !=
 		   NULL,
 	   "a fresh proc");
-	ok(strstr(out.buf, "bind /dev/null on /dev/null\n") != NULL,
-	   "host device nodes are bound");
-	ok(strstr(out.buf, "mount sysfs on /sys (ro,") != NULL,
-	   "network=none gets its own read-only sysfs");
-	ok(strstr(out.buf, "bind /etc/hostname on /data/x (ro,rec)\n") !=
-		   NULL,
+	ok(strstr(out.buf, "bind /dev/null on /dev/null\n") != NULL, "host "
+								     "device "
+								     "nodes "
+								     "are "
+								     "bound");
+	ok(strstr(out.buf, "mount sysfs on /sys (ro,") != NULL, "network=none "
+								"gets its own "
+								"read-only "
+								"sysfs");
+	ok(strstr(out.buf, "bind /etc/hostname on /data/x (ro,rec)\n") != NULL,
 	   "a :ro bind");
 	ok(strstr(out.buf, "bind /scratch/files/0 on /etc/hosts") != NULL,
 	   "generated files come from the scratch dir");
@@ -77,8 +83,11 @@ static void test_plan(void)
 	const char *pivot = strstr(out.buf, "pivot_root\n");
 	const char *mask = strstr(out.buf, "mask /proc/kcore");
 	ok(pivot && mask && mask < pivot, "masks are applied before pivot");
-	ok(strstr(out.buf, "hostname box\nloopback up\n") != NULL,
-	   "hostname and loopback after pivot");
+	ok(strstr(out.buf, "hostname box\nloopback up\n") != NULL, "hostname "
+								   "and "
+								   "loopback "
+								   "after "
+								   "pivot");
 
 	strbuf_reset(&out);
 	sb.network = SANDBOX_NET_HOST;
@@ -137,8 +146,9 @@ static void test_resolve_user(void)
 				&err) == 0 &&
 		   uid == 1000 && gid == 1000,
 	   "USER by name");
-	ok(ngroups == 2 && groups[0] == 10 && groups[1] == 29,
-	   "supplementary groups listing the user");
+	ok(ngroups == 2 && groups[0] == 10 && groups[1] == 29, "supplementary "
+							       "groups listing "
+							       "the user");
 	free(groups);
 	groups = NULL;
 	ok(sandbox_resolve_user(rootfd, "www:staff", &uid, &gid, &groups,
@@ -147,8 +157,8 @@ static void test_resolve_user(void)
 	   "name:group");
 	free(groups);
 	groups = NULL;
-	ok(sandbox_resolve_user(rootfd, "1000", &uid, &gid, NULL, NULL,
-				&err) == 0 &&
+	ok(sandbox_resolve_user(rootfd, "1000", &uid, &gid, NULL, NULL, &err) ==
+			   0 &&
 		   uid == 1000 && gid == 1000,
 	   "a numeric uid takes the passwd entry's gid");
 	ok(sandbox_resolve_user(rootfd, "4242:77", &uid, &gid, NULL, NULL,
@@ -163,8 +173,8 @@ static void test_resolve_user(void)
 	       "unable to find user bob: no matching entries in passwd file",
 	       "Docker's message for an unknown user");
 	error_clear(&err);
-	ok(sandbox_resolve_user(rootfd, "user:nogroup", &uid, &gid, NULL,
-				NULL, &err) < 0 &&
+	ok(sandbox_resolve_user(rootfd, "user:nogroup", &uid, &gid, NULL, NULL,
+				&err) < 0 &&
 		   err && strstr(err->msg, "unable to find group nogroup"),
 	   "unknown group fails");
 	error_clear(&err);
@@ -178,8 +188,8 @@ static void test_resolve_user(void)
 		die_errno("symlink");
 	free(target);
 	free(p);
-	ok(sandbox_resolve_user(rootfd, "evil", &uid, &gid, NULL, NULL,
-				&err) < 0,
+	ok(sandbox_resolve_user(rootfd, "evil", &uid, &gid, NULL, NULL, &err) <
+		   0,
 	   "a passwd symlink cannot leave the root");
 	error_clear(&err);
 	ok(sandbox_resolve_user(rootfd, "0", &uid, &gid, NULL, NULL, &err) ==
@@ -205,10 +215,14 @@ static void test_subid(void)
 	ok(sandbox_subid_find(text, "carol", 1001, &start, &count) == 0 &&
 		   start == 200000 && count == 1000,
 	   "subuid by numeric id");
-	ok(sandbox_subid_find(text, "bob", 1002, &start, &count) < 0,
-	   "an empty range does not count");
-	ok(sandbox_subid_find("", "alice", 1, &start, &count) < 0,
-	   "no entries");
+	ok(sandbox_subid_find(text, "bob", 1002, &start, &count) < 0, "an "
+								      "empty "
+								      "range "
+								      "does "
+								      "not "
+								      "count");
+	ok(sandbox_subid_find("", "alice", 1, &start, &count) < 0, "no "
+								   "entries");
 }
 
 static void test_caps(void)
@@ -223,15 +237,17 @@ static void test_caps(void)
 		if (sandbox_default_caps & SANDBOX_CAP(c))
 			n++;
 	is_int(n, 14, "Docker's default set has 14 capabilities");
-	ok(!(sandbox_default_caps & SANDBOX_CAP(CAP_SYS_ADMIN)),
-	   "no CAP_SYS_ADMIN by default");
+	ok(!(sandbox_default_caps & SANDBOX_CAP(CAP_SYS_ADMIN)), "no "
+								 "CAP_SYS_"
+								 "ADMIN by "
+								 "default");
 }
 
 static void test_seccomp_json(void)
 {
 	json_t *j = sandbox_seccomp_oci_json();
-	const char *def =
-		json_string_value(json_object_get(j, "defaultAction"));
+	const char *def = json_string_value(json_object_get(j, "defaultActio"
+							       "n"));
 	is_str(def, "SCMP_ACT_ALLOW", "deny-list profile");
 	char *dump = json_dumps(j, JSON_COMPACT);
 	ok(strstr(dump, "\"mount\"") && strstr(dump, "\"kexec_load\"") &&
