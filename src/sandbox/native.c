@@ -794,8 +794,15 @@ static void child_native(struct sandbox_child *c)
 		 * through init.
 		 */
 		setpgid(0, 0);
-		if (sb->tty)
-			tcsetpgrp(0, getpid()); /* SIGTTOU is still blocked */
+		if (sb->tty) {
+			/* From a background group this would stop us. */
+			sigset_t ttou;
+			sigemptyset(&ttou);
+			sigaddset(&ttou, SIGTTOU);
+			sigprocmask(SIG_BLOCK, &ttou, NULL);
+			if (tcsetpgrp(0, getpid()) < 0)
+				child_fail_errno(c, "tcsetpgrp");
+		}
 	}
 	child_reset_signals(&empty);
 	child_exec(c, (char *const *)sb->argv.v, (char *const *)sb->env.v);

@@ -110,12 +110,18 @@ int sandbox_userns_plan(const struct sandbox *sb, struct sandbox_plan *plan,
 			want_gid = v;
 	}
 	if (!id_mapped(want_uid, have_u, uc)) {
-		cleanup_free char *why =
-			!helpers  ? xstrdup("newuidmap/newgidmap not installed")
-			: !have_u ? xstrfmt("no range for user '%s' in "
-					    "/etc/subuid",
-					    who)
-				  : xstrdup("outside the /etc/subuid range");
+		cleanup_free char *why = !helpers  ? xstrdup("newuidmap/"
+							      "newgidmap not "
+							      "installed")
+					 : !have_u ? xstrfmt("no range for "
+							     "user '%s' in "
+							     "/etc/subuid",
+							     who)
+						   : xstrfmt("user '%s' has "
+							     "ids 1-%lu "
+							     "(/etc/subuid "
+							     "%lu:%lu)",
+							     who, uc, us, uc);
 		error_set(err, KILN_EINVAL,
 			  "user namespace: uid %u is not mapped: %s",
 			  (unsigned)want_uid, why);
@@ -125,12 +131,18 @@ int sandbox_userns_plan(const struct sandbox *sb, struct sandbox_plan *plan,
 		gid_t g = i < sb->groups_nr ? sb->groups[i] : want_gid;
 		if (id_mapped(g, have_g, gc))
 			continue;
-		cleanup_free char *why =
-			!helpers  ? xstrdup("newuidmap/newgidmap not installed")
-			: !have_g ? xstrfmt("no range for user '%s' in "
-					    "/etc/subgid",
-					    who)
-				  : xstrdup("outside the /etc/subgid range");
+		cleanup_free char *why = !helpers  ? xstrdup("newuidmap/"
+							      "newgidmap not "
+							      "installed")
+					 : !have_g ? xstrfmt("no range for "
+							     "user '%s' in "
+							     "/etc/subgid",
+							     who)
+						   : xstrfmt("user '%s' has "
+							     "ids 1-%lu "
+							     "(/etc/subgid "
+							     "%lu:%lu)",
+							     who, gc, gs, gc);
 		error_set(err, KILN_EINVAL,
 			  "user namespace: gid %u is not mapped: %s",
 			  (unsigned)g, why);

@@ -186,6 +186,20 @@ sb_test 'with --init, SIGINT stops a sleep' '
 	test $((SECONDS - start)) -lt 10
 '
 
+sb_test 'PID 1 exiting ends the whole namespace' '
+	start=$SECONDS &&
+	sr --lower "$BB" -- sh -c "sleep 300 & sleep 300 & echo started" >out &&
+	test_grep started out &&
+	test $((SECONDS - start)) -lt 10
+'
+
+sb_test 'stdin is passed with -i only' '
+	echo piped-in | sr --lower "$BB" -i -- cat >out &&
+	test_grep piped-in out &&
+	echo piped-in | sr --lower "$BB" -- cat >out &&
+	test ! -s out
+'
+
 sb_test 'a :ro bind mount is read-only, a rw one writable' '
 	mkdir -p "$TRASH/data-$EX" && echo hello >"$TRASH/data-$EX/f" &&
 	sr --lower "$BB" --bind "$TRASH/data-$EX:/data:ro" -- cat /data/f >out &&
@@ -249,7 +263,9 @@ sb_test SCRIPT 'the pty works under script' '
 	test_grep "^/dev/pts/[0-9]" out &&
 	test_grep IS-A-TTY out &&
 	sr --lower "$BB" -- sh -c "test -t 0 || echo NOT-A-TTY" </dev/null >out &&
-	test_grep NOT-A-TTY out
+	test_grep NOT-A-TTY out &&
+	script -qec "$SR $X -t --init --lower $BB -- sh -c \"tty; echo INIT-OK\"" /dev/null >out </dev/null &&
+	test_grep INIT-OK out
 '
 
 sb_test 'the CVE-2024-21626 shape cannot reach the host' '
@@ -317,7 +333,7 @@ sb_test SUBUID 'rootless: a run as a non-root user with subuid ranges' '
 
 test_expect_success SUBUID 'rootless: ids outside the ranges are named' '
 	test_must_fail 125 as_user "$SR" --lower "$TRASH/rl-bb" -u 99999999 -- true 2>err &&
-	test_grep "uid 99999999 is not mapped" err &&
+	test_grep "uid 99999999 is not mapped: user .$RL_USER. has ids 1-65536" err &&
 	check_clean_rl
 '
 
