@@ -252,6 +252,15 @@ sb_test 'a directory the command wrote into stays in the upper dir' '
 	rm -rf "$TRASH/up-$EX"
 '
 
+sb_test 'a plain rootfs gets its mount targets removed again' '
+	cp -a "$BB" "$TRASH/plain-$EX" &&
+	sr --rootfs "$TRASH/plain-$EX" --file "/etc/hosts=x" -- cat /etc/hosts >out &&
+	test_grep x out &&
+	test ! -e "$TRASH/plain-$EX/etc/hosts" &&
+	test ! -e "$TRASH/plain-$EX/proc" &&
+	rm -rf "$TRASH/plain-$EX"
+'
+
 sb_test 'a read-only root' '
 	test_must_fail sr --lower "$BB" --ro -- touch /x 2>err &&
 	test_grep "Read-only file system" err &&
