@@ -86,6 +86,78 @@ void dockerfile_dump_json(const struct dockerfile *df, struct strbuf *out);
 
 /* ======================================================= word expansion */
 
+/*
+ * An environment for expansion: an ordered list of "NAME=VALUE" strings
+ * (an entry without '=' is a set, empty variable).  Lookup returns the last
+ * entry of a name, so pushing a name again overrides it.  With
+ * `case_insensitive` (BuildKit's Windows rule) names compare ignoring ASCII
+ * case.  Owns its strings; release with dockerfile_env_release().
+ */
+struct dockerfile_env {
+	struct strvec vars;
+	bool case_insensitive;
+};
+#define DOCKERFILE_ENV_INIT        \
+	{                          \
+		STRVEC_INIT, false \
+	}
+void dockerfile_env_init(struct dockerfile_env *env);
+void dockerfile_env_release(struct dockerfile_env *env);
+/* Append "name=value" (overrides earlier entries of the name on lookup). */
+void dockerfile_env_push(struct dockerfile_env *env, const char *name,
+			 const char *value);
+/* Append a raw "NAME=VALUE" (or "NAME") entry. */
+void dockerfile_env_push_entry(struct dockerfile_env *env, const char *entry);
+/*
+ * Replace the value of an existing name in place (Docker's ENV rule:
+ * the variable keeps its position), or append it.
+ */
+void dockerfile_env_set(struct dockerfile_env *env, const char *name,
+			const char *value);
+/* The value of `name` (borrowed), or NULL when unset. */
+const char *dockerfile_env_get(const struct dockerfile_env *env,
+			       const char *name);
+void dockerfile_env_copy(struct dockerfile_env *dst,
+			 const struct dockerfile_env *src);
+
+/*
+ * Lexer options, BuildKit's shell.Lex fields.  A zeroed struct (or a NULL
+ * pointer) means escape '\\' and BuildKit's defaults.
+ */
+struct dockerfile_shell_opts {
+	char escape; /* '\\' (also when 0) or '`' */
+	bool raw_quotes; /* keep the quote characters in the output */
+	bool raw_escapes; /* keep the escape characters */
+	bool skip_unset_env; /* leave $UNSET / ${UNSET...} as written */
+	bool skip_process_quotes; /* quotes are ordinary characters */
+};
+
+/*
+ * BuildKit's ProcessWord: expand `word` (quotes removed, escapes applied,
+ * $VAR ${VAR} ${VAR:-w} ${VAR-w} ${VAR:+w} ${VAR+w} ${VAR:?m} ${VAR?m}
+ * ${VAR#p} ${VAR##p} ${VAR%p} ${VAR%%p} ${VAR/p/r} ${VAR//p/r}) against
+ * `env`.  On success *out is a new string (caller frees) and 0 is returned.
+ * `matched` / `unmatched` (each may be NULL) receive, once each and in the
+ * order first referenced, the names looked up that were set / unset.
+ * On error returns -1 with *err = `failed to process "WORD": cause`
+ * (code KILN_EINVAL); *out is left untouched.
+ */
+int dockerfile_expand_word(const char *word, const struct dockerfile_env *env,
+			   const struct dockerfile_shell_opts *opts, char **out,
+			   struct strvec *matched, struct strvec *unmatched,
+			   struct error **err);
+
+/*
+ * BuildKit's ProcessWords: like dockerfile_expand_word, then split into
+ * words on unquoted whitespace, where whitespace coming from an unquoted
+ * expansion splits too ("${v}" stays one word).  Words are appended to
+ * `out`.  Empty words are dropped.
+ */
+int dockerfile_expand_words(const char *word, const struct dockerfile_env *env,
+			    const struct dockerfile_shell_opts *opts,
+			    struct strvec *out, struct strvec *matched,
+			    struct strvec *unmatched, struct error **err);
+
 /* ======================================================= build plan */
 
 #endif
