@@ -276,19 +276,20 @@ enum dockerfile_mount_sharing {
  * refuses to expand). */
 struct dockerfile_mount {
 	enum dockerfile_mount_type type;
-	const char *target; /* NULL when not given (secret/ssh defaults) */
+	const char *target; /* NULL when not given: secret/ssh defaults,
+			       else the working directory (BuildKit) */
 	const char *source; /* NULL when not given */
-	const char *from;   /* stage name or image as written; NULL if none */
-	int from_stage;     /* position in plan->stages, or -1 (image/none) */
-	bool readonly;      /* after BuildKit's defaults: bind, secret and
-			       ssh read-only, cache and tmpfs writable */
-	const char *id;     /* cache/secret/ssh id; NULL when not given */
+	const char *from; /* stage name or image as written; NULL if none */
+	int from_stage; /* position in plan->stages, or -1 (image/none) */
+	bool readonly; /* after BuildKit's defaults: bind, secret and
+			  ssh read-only, cache and tmpfs writable */
+	const char *id; /* cache/secret/ssh id; NULL when not given */
 	enum dockerfile_mount_sharing sharing;
 	bool has_mode;
 	unsigned mode;
 	long long uid, gid; /* -1 when not given */
-	bool required;      /* secret/ssh */
-	const char *env;    /* secret: environment variable; NULL if none */
+	bool required; /* secret/ssh */
+	const char *env; /* secret: environment variable; NULL if none */
 	unsigned long long size; /* tmpfs size in bytes; 0 = unlimited */
 };
 
@@ -334,9 +335,9 @@ struct dockerfile_copy {
 	struct dockerfile_strs sources; /* expanded paths or URLs */
 	struct dockerfile_inline_source *inline_sources;
 	size_t ninline;
-	const char *dest;         /* expanded */
-	const char *from;         /* COPY --from as written; NULL if none */
-	int from_stage;           /* position in plan->stages, or -1 */
+	const char *dest; /* expanded */
+	const char *from; /* COPY --from as written; NULL if none */
+	int from_stage; /* position in plan->stages, or -1 */
 	const char *chown, *chmod; /* expanded; NULL when not given */
 	bool link, parents;
 	struct dockerfile_strs excludes; /* not expanded, as BuildKit */
@@ -348,13 +349,13 @@ struct dockerfile_copy {
 
 struct dockerfile_arg {
 	const char *name;
-	const char *def;   /* the default as written; NULL when none */
+	const char *def; /* the default as written; NULL when none */
 	const char *value; /* in effect after this instruction; NULL = unset */
 };
 
 enum dockerfile_health_type {
 	DOCKERFILE_HEALTH_NONE, /* HEALTHCHECK NONE */
-	DOCKERFILE_HEALTH_CMD,  /* test = ["CMD", ...] or ["CMD-SHELL", s] */
+	DOCKERFILE_HEALTH_CMD, /* test = ["CMD", ...] or ["CMD-SHELL", s] */
 };
 
 struct dockerfile_healthcheck {
@@ -393,13 +394,13 @@ struct dockerfile_instr {
 };
 
 struct dockerfile_stage {
-	const char *name;    /* lowercased; NULL when the stage has none */
+	const char *name; /* lowercased; NULL when the stage has none */
 	const char *display; /* name, or "stage-N" like BuildKit */
-	size_t index;        /* 0-based position among all FROMs */
+	size_t index; /* 0-based position among all FROMs */
 	const struct dockerfile_node *node; /* its FROM */
-	const char *base;    /* FROM's image after expansion */
-	int base_stage;      /* position in plan->stages, or -1 */
-	bool scratch;        /* FROM scratch */
+	const char *base; /* FROM's image after expansion */
+	int base_stage; /* position in plan->stages, or -1 */
+	bool scratch; /* FROM scratch */
 	const char *platform; /* FROM --platform after expansion; or NULL */
 	struct dockerfile_instr *instrs;
 	size_t ninstrs;
@@ -425,9 +426,9 @@ struct dockerfile_plan_opts {
 	 * resolves `--build-arg K` from its environment first) */
 	const char **build_args;
 	size_t nbuild_args;
-	const char *target;         /* stage name; NULL = the last stage */
-	const char *platform;       /* target "os/arch[/variant]"; NULL =
-				       build_platform */
+	const char *target; /* stage name; NULL = the last stage */
+	const char *platform; /* target "os/arch[/variant]"; NULL =
+				 build_platform */
 	const char *build_platform; /* NULL = "linux/amd64" */
 	dockerfile_base_env_fn base_env;
 	void *base_env_data;
@@ -455,9 +456,10 @@ struct dockerfile_plan {
  * about the whole file or the options (`target stage "x" could not be
  * found`).
  */
-struct dockerfile_plan *dockerfile_plan_new(const struct dockerfile *df,
-					    const struct dockerfile_plan_opts *opts,
-					    struct error **err);
+struct dockerfile_plan *
+dockerfile_plan_new(const struct dockerfile *df,
+		    const struct dockerfile_plan_opts *opts,
+		    struct error **err);
 void dockerfile_plan_free(struct dockerfile_plan *plan);
 
 /*

@@ -16,12 +16,12 @@
  */
 #include "dockerfile/dockerfile.h"
 
-#define DEFAULT_PATH "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+#define DEFAULT_PATH \
+	"/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 
 static const char *const proxy_args[] = {
-	"HTTP_PROXY", "http_proxy", "HTTPS_PROXY", "https_proxy",
-	"FTP_PROXY",  "ftp_proxy",  "NO_PROXY",    "no_proxy",
-	"ALL_PROXY",  "all_proxy",
+	"HTTP_PROXY", "http_proxy", "HTTPS_PROXY", "https_proxy", "FTP_PROXY",
+	"ftp_proxy",  "NO_PROXY",   "no_proxy",	   "ALL_PROXY",	  "all_proxy",
 };
 
 static const char *const kind_names[] = {
@@ -60,7 +60,7 @@ struct planner {
 	struct arena *a;
 	struct dockerfile_shell_opts shell;
 	struct dockerfile_env build_args; /* K=V given by the caller */
-	struct strvec used;               /* build-arg names declared */
+	struct strvec used; /* build-arg names declared */
 	struct error **err;
 };
 
@@ -116,10 +116,10 @@ static struct dockerfile_strs strs_from_strvec(struct planner *p,
 static bool is_builtin_arg(const char *name)
 {
 	static const char *const platform[] = {
-		"TARGETPLATFORM", "TARGETOS",     "TARGETOSVERSION",
-		"TARGETARCH",     "TARGETVARIANT", "BUILDPLATFORM",
-		"BUILDOS",        "BUILDOSVERSION", "BUILDARCH",
-		"BUILDVARIANT",   "TARGETSTAGE",
+		"TARGETPLATFORM", "TARGETOS",	    "TARGETOSVERSION",
+		"TARGETARCH",	  "TARGETVARIANT",  "BUILDPLATFORM",
+		"BUILDOS",	  "BUILDOSVERSION", "BUILDARCH",
+		"BUILDVARIANT",	  "TARGETSTAGE",
 	};
 	for (size_t i = 0; i < ARRAY_SIZE(platform); i++)
 		if (!strcmp(name, platform[i]))
@@ -177,7 +177,7 @@ struct flag_def {
 
 struct flag_val {
 	bool set;
-	const char *value;    /* BOOL: "true"/"false"; STRING: the value */
+	const char *value; /* BOOL: "true"/"false"; STRING: the value */
 	struct strvec values; /* STRINGS */
 };
 
@@ -328,7 +328,7 @@ static int csv_fields(const char *s, struct strvec *out)
 static int parse_bool(const char *s, bool *out)
 {
 	static const char *const t[] = { "1", "t", "T", "TRUE", "true", "True" };
-	static const char *const f[] = { "0",     "f",     "F",
+	static const char *const f[] = { "0",	  "f",	   "F",
 					 "FALSE", "false", "False" };
 	for (size_t i = 0; i < ARRAY_SIZE(t); i++) {
 		if (!strcmp(s, t[i])) {
@@ -345,8 +345,8 @@ static int parse_bool(const char *s, bool *out)
 
 static const char *mount_type_name(enum dockerfile_mount_type t)
 {
-	static const char *const names[] = { "bind", "cache", "tmpfs",
-					     "secret", "ssh" };
+	static const char *const names[] = { "bind", "cache", "tmpfs", "secret",
+					     "ssh" };
 	return names[t];
 }
 
@@ -447,8 +447,8 @@ static int parse_mount(struct planner *p, int line, const char *val,
 	for (size_t i = 0; i < fields.nr; i++) {
 		const char *f = fields.v[i];
 		const char *eq = strchr(f, '=');
-		cleanup_free char *key =
-			eq ? xstrndup(f, (size_t)(eq - f)) : xstrdup(f);
+		cleanup_free char *key = eq ? xstrndup(f, (size_t)(eq - f))
+					    : xstrdup(f);
 		for (char *c = key; *c; c++)
 			if (*c >= 'A' && *c <= 'Z')
 				*c = (char)(*c - 'A' + 'a');
@@ -510,9 +510,8 @@ static int parse_mount(struct planner *p, int line, const char *val,
 			   !strcmp(key, "readwrite") || !strcmp(key, "rw")) {
 			bool b;
 			if (parse_bool(value, &b) < 0)
-				return fail(p, line,
-					    "invalid value for %s: %s", key,
-					    value);
+				return fail(p, line, "invalid value for %s: %s",
+					    key, value);
 			m->readonly = key[1] == 'o' || !strcmp(key, "readonly")
 					      ? b
 					      : !b;
@@ -524,9 +523,8 @@ static int parse_mount(struct planner *p, int line, const char *val,
 					    "type '%s'",
 					    key, mount_type_name(m->type));
 			if (parse_bool(value, &m->required) < 0)
-				return fail(p, line,
-					    "invalid value for %s: %s", key,
-					    value);
+				return fail(p, line, "invalid value for %s: %s",
+					    key, value);
 		} else if (!strcmp(key, "id")) {
 			m->id = astr(p, value);
 		} else if (!strcmp(key, "sharing")) {
@@ -569,9 +567,8 @@ static int parse_mount(struct planner *p, int line, const char *val,
 					    "type '%s'",
 					    key, mount_type_name(m->type));
 			if (parse_size(value, &m->size) < 0)
-				return fail(p, line,
-					    "invalid value for %s: %s", key,
-					    value);
+				return fail(p, line, "invalid value for %s: %s",
+					    key, value);
 		} else {
 			return fail(p, line, "unexpected key '%s' in '%s'", key,
 				    f);
@@ -613,10 +610,8 @@ static int parse_mount(struct planner *p, int line, const char *val,
 			return fail(p, line,
 				    "unexpected key 'env' for mount type '%s'",
 				    mount_type_name(m->type));
-		if (!m->target)
-			return fail(p, line, "mount type '%s' requires a target",
-				    mount_type_name(m->type));
-		if (!strcmp(m->target, "/"))
+		/* no target mounts on the working directory (BuildKit) */
+		if (m->target && !strcmp(m->target, "/"))
 			return fail(p, line, "invalid mount target \"/\"");
 	}
 	return 0;
@@ -695,12 +690,11 @@ int dockerfile_parse_duration(const char *s, long long *ns)
 static bool valid_signal(const char *s)
 {
 	static const char *const names[] = {
-		"ABRT", "ALRM", "BUS",  "CHLD", "CLD",    "CONT", "FPE",
-		"HUP",  "ILL",  "INT",  "IO",   "IOT",    "KILL", "PIPE",
-		"POLL", "PROF", "PWR",  "QUIT", "SEGV",   "STKFLT",
-		"STOP", "SYS",  "TERM", "TRAP", "TSTP",   "TTIN", "TTOU",
-		"URG",  "USR1", "USR2", "VTALRM", "WINCH", "XCPU", "XFSZ",
-		"UNUSED",
+		"ABRT", "ALRM", "BUS",	  "CHLD",  "CLD",  "CONT",   "FPE",
+		"HUP",	"ILL",	"INT",	  "IO",	   "IOT",  "KILL",   "PIPE",
+		"POLL", "PROF", "PWR",	  "QUIT",  "SEGV", "STKFLT", "STOP",
+		"SYS",	"TERM", "TRAP",	  "TSTP",  "TTIN", "TTOU",   "URG",
+		"USR1", "USR2", "VTALRM", "WINCH", "XCPU", "XFSZ",   "UNUSED",
 	};
 	unsigned long long n;
 	if (parse_uint(s, 64, &n) == 0)
@@ -751,18 +745,18 @@ static const struct flag_def run_flags[] = {
 	{ "device", FLAG_STRINGS },
 };
 static const struct flag_def copy_flags[] = {
-	{ "from", FLAG_STRING },     { "chown", FLAG_STRING },
-	{ "chmod", FLAG_STRING },    { "link", FLAG_BOOL },
-	{ "parents", FLAG_BOOL },    { "exclude", FLAG_STRINGS },
+	{ "from", FLAG_STRING },  { "chown", FLAG_STRING },
+	{ "chmod", FLAG_STRING }, { "link", FLAG_BOOL },
+	{ "parents", FLAG_BOOL }, { "exclude", FLAG_STRINGS },
 };
 static const struct flag_def add_flags[] = {
-	{ "chown", FLAG_STRING },      { "chmod", FLAG_STRING },
-	{ "link", FLAG_BOOL },         { "keep-git-dir", FLAG_BOOL },
-	{ "checksum", FLAG_STRING },   { "exclude", FLAG_STRINGS },
+	{ "chown", FLAG_STRING },    { "chmod", FLAG_STRING },
+	{ "link", FLAG_BOOL },	     { "keep-git-dir", FLAG_BOOL },
+	{ "checksum", FLAG_STRING }, { "exclude", FLAG_STRINGS },
 	{ "unpack", FLAG_BOOL },
 };
 static const struct flag_def health_flags[] = {
-	{ "interval", FLAG_STRING },     { "timeout", FLAG_STRING },
+	{ "interval", FLAG_STRING },	 { "timeout", FLAG_STRING },
 	{ "start-period", FLAG_STRING }, { "start-interval", FLAG_STRING },
 	{ "retries", FLAG_STRING },
 };
@@ -828,8 +822,7 @@ static int require_args(struct planner *p, const struct dockerfile_node *n,
 		return fail(p, n->start_line,
 			    "%s requires exactly one argument", name);
 	if (n->nargs < min)
-		return fail(p, n->start_line,
-			    "%s requires at least %s", name,
+		return fail(p, n->start_line, "%s requires at least %s", name,
 			    min == 1 ? "one argument" : "two arguments");
 	return 0;
 }
@@ -838,15 +831,16 @@ static int parse_kvs(struct planner *p, const struct dockerfile_node *n,
 		     const char *name, struct dockerfile_instr *in)
 {
 	if (!n->nargs)
-		return fail(p, n->start_line, "%s requires at least one "
-					      "argument",
+		return fail(p, n->start_line,
+			    "%s requires at least one "
+			    "argument",
 			    name);
 	if (n->nargs % 3)
 		return fail(p, n->start_line,
 			    "Bad input to %s, too many arguments", name);
 	in->u.kv.npairs = n->nargs / 3;
-	in->u.kv.pairs = arena_alloc(
-		p->a, st_mult(in->u.kv.npairs, sizeof(*in->u.kv.pairs)));
+	in->u.kv.pairs = arena_alloc(p->a, st_mult(in->u.kv.npairs,
+						   sizeof(*in->u.kv.pairs)));
 	for (size_t i = 0; i < n->nargs; i += 3) {
 		if (!*n->args[i])
 			return fail(p, n->start_line,
@@ -1007,8 +1001,8 @@ static int parse_healthcheck(struct planner *p, const struct dockerfile_node *n,
 				   "syntax",
 				   v[4].value);
 		else if (r < 0)
-			ret = fail(p, line, "--retries cannot be negative (%ld)",
-				   r);
+			ret = fail(p, line,
+				   "--retries cannot be negative (%ld)", r);
 		else
 			h->retries = (int)r;
 	}
@@ -1062,7 +1056,8 @@ static int parse_instr(struct planner *p, const struct dockerfile_node *n,
 		struct flag_val v[ARRAY_SIZE(run_flags)];
 		memset(v, 0, sizeof(v));
 		struct dockerfile_run *r = &in->u.run;
-		int ret = parse_flags(p, n, run_flags, ARRAY_SIZE(run_flags), v);
+		int ret =
+			parse_flags(p, n, run_flags, ARRAY_SIZE(run_flags), v);
 		if (!ret && v[1].set) {
 			if (!strcmp(v[1].value, "default"))
 				r->network = DOCKERFILE_NETWORK_DEFAULT;
@@ -1087,8 +1082,9 @@ static int parse_instr(struct planner *p, const struct dockerfile_node *n,
 		}
 		if (!ret) {
 			r->nmounts = v[0].values.nr;
-			r->mounts = arena_alloc(
-				p->a, st_mult(r->nmounts + 1, sizeof(*r->mounts)));
+			r->mounts =
+				arena_alloc(p->a, st_mult(r->nmounts + 1,
+							  sizeof(*r->mounts)));
 			/* keep the raw values; dispatch expands them */
 			for (size_t i = 0; !ret && i < r->nmounts; i++) {
 				ret = parse_mount(p, line, v[0].values.v[i],
@@ -1126,8 +1122,9 @@ static int parse_instr(struct planner *p, const struct dockerfile_node *n,
 			return fail(p, line,
 				    "SHELL requires at least one argument");
 		if (!n->json)
-			return fail(p, line, "SHELL requires the arguments to "
-					     "be in JSON form");
+			return fail(p, line,
+				    "SHELL requires the arguments to "
+				    "be in JSON form");
 		in->u.shell = strs_from(p, n->args, n->nargs);
 		return 0;
 	case DOCKERFILE_ENV:
@@ -1166,8 +1163,9 @@ static int parse_instr(struct planner *p, const struct dockerfile_node *n,
 			while (*s == ' ' || *s == '\t' || *s == '\n')
 				s++;
 			if (!*s)
-				return fail(p, line, "VOLUME specified can not "
-						     "be an empty string");
+				return fail(p, line,
+					    "VOLUME specified can not "
+					    "be an empty string");
 		}
 		in->u.volumes = strs_from(p, n->args, n->nargs);
 		return 0;
@@ -1184,8 +1182,9 @@ static int parse_instr(struct planner *p, const struct dockerfile_node *n,
 			return fail(p, line,
 				    "ONBUILD requires at least one argument");
 		if (!strcasecmp(n->child->keyword, "onbuild"))
-			return fail(p, line, "Chaining ONBUILD via `ONBUILD "
-					     "ONBUILD` isn't allowed");
+			return fail(p, line,
+				    "Chaining ONBUILD via `ONBUILD "
+				    "ONBUILD` isn't allowed");
 		if (!strcasecmp(n->child->keyword, "from") ||
 		    !strcasecmp(n->child->keyword, "maintainer"))
 			return fail(p, line,
@@ -1219,8 +1218,8 @@ static void normalize_platform(struct platform *pl)
 			snprintf(pl->arch, sizeof(pl->arch), "%s",
 				 aliases[i].arch);
 			if (!*pl->variant)
-				snprintf(pl->variant, sizeof(pl->variant),
-					 "%s", aliases[i].variant);
+				snprintf(pl->variant, sizeof(pl->variant), "%s",
+					 aliases[i].variant);
 		}
 	}
 	if (!strcmp(pl->arch, "arm64") && !strcmp(pl->variant, "v8"))
@@ -1254,7 +1253,7 @@ static int parse_platform(const char *s, struct platform *pl)
 			return -1;
 	}
 	static const char *const oses[] = { "linux", "windows", "darwin",
-					     "freebsd" };
+					    "freebsd" };
 	if (n == 1) {
 		bool is_os = false;
 		for (size_t i = 0; i < ARRAY_SIZE(oses); i++)
@@ -1341,8 +1340,8 @@ static int expose_ports(struct planner *p, int line, const char *spec,
 	const char *colon = strrchr(spec, ':');
 	const char *port = colon ? colon + 1 : spec;
 	const char *slash = strchr(port, '/');
-	cleanup_free char *num =
-		slash ? xstrndup(port, (size_t)(slash - port)) : xstrdup(port);
+	cleanup_free char *num = slash ? xstrndup(port, (size_t)(slash - port))
+				       : xstrdup(port);
 	cleanup_free char *proto = xstrdup(slash ? slash + 1 : "tcp");
 	for (char *c = proto; *c; c++)
 		if (*c >= 'A' && *c <= 'Z')
@@ -1360,8 +1359,9 @@ static int expose_ports(struct planner *p, int line, const char *spec,
 	if (!dash)
 		hi = lo;
 	if (hi < lo)
-		return fail(p, line, "invalid range specified for container "
-				     "port: %s",
+		return fail(p, line,
+			    "invalid range specified for container "
+			    "port: %s",
 			    port);
 	for (unsigned long long i = lo; i <= hi; i++) {
 		char *s = xstrfmt("%llu/%s", i, proto);
@@ -1388,11 +1388,10 @@ struct global_scope {
 	 * from it with `ARG NAME` */
 	struct strvec names;
 	struct strvec values; /* "" placeholders when unset, see has */
-	struct strvec has;    /* "1" / "0" */
+	struct strvec has; /* "1" / "0" */
 };
 
-static const char *global_lookup(const struct global_scope *g,
-				 const char *name)
+static const char *global_lookup(const struct global_scope *g, const char *name)
 {
 	const char *v = NULL;
 	for (size_t i = 0; i < g->names.nr; i++)
@@ -1447,8 +1446,7 @@ static int dispatch_copy(struct planner *p, struct dockerfile_instr *in,
 				    "be octal string and between 0 and 07777",
 				    c->chmod);
 	}
-	if (c->checksum &&
-	    expand(p, line, c->checksum, env, &c->checksum) < 0)
+	if (c->checksum && expand(p, line, c->checksum, env, &c->checksum) < 0)
 		return -1;
 	for (size_t i = 0; i < c->ninline; i++) {
 		const struct dockerfile_heredoc *h = NULL;
@@ -1458,9 +1456,8 @@ static int dispatch_copy(struct planner *p, struct dockerfile_instr *in,
 				h = &in->node->heredocs[k];
 		if (!h)
 			continue;
-		cleanup_free char *data = h->chomp
-						  ? chomp_heredoc(h->content)
-						  : xstrdup(h->content);
+		cleanup_free char *data = h->chomp ? chomp_heredoc(h->content)
+						   : xstrdup(h->content);
 		if (h->expand) {
 			struct dockerfile_shell_opts hs = {
 				.escape = '\\',
@@ -1676,8 +1673,9 @@ static void global_add(struct global_scope *g, const char *name,
 }
 
 /* Phase 2a: the global ARGs. */
-static int resolve_globals(struct planner *p, const struct dockerfile_node **nodes,
-			   size_t n, struct global_scope *g)
+static int resolve_globals(struct planner *p,
+			   const struct dockerfile_node **nodes, size_t n,
+			   struct global_scope *g)
 {
 	for (size_t i = 0; i < n; i++) {
 		struct dockerfile_instr in;
@@ -1706,8 +1704,7 @@ static int base_env_for(struct planner *p, struct raw_stage *rs,
 			struct all_stages *all, struct dockerfile_env *env)
 {
 	if (rs->st.base_stage >= 0) {
-		dockerfile_env_copy(env,
-				    &all->v[rs->st.base_stage].final_env);
+		dockerfile_env_copy(env, &all->v[rs->st.base_stage].final_env);
 		return 0;
 	}
 	if (!rs->st.scratch && p->opts && p->opts->base_env) {
@@ -1834,9 +1831,8 @@ static struct dockerfile_plan *plan_build(struct planner *p,
 			     rs->st.node->args[0]);
 			goto out;
 		}
-		if (rs->st.platform &&
-		    expand(p, line, rs->st.platform, &g.env,
-			   &rs->st.platform) < 0)
+		if (rs->st.platform && expand(p, line, rs->st.platform, &g.env,
+					      &rs->st.platform) < 0)
 			goto out;
 		rs->st.scratch = !strcmp(rs->st.base, "scratch");
 		/* FROM names an earlier stage (BuildKit's addState order) */
@@ -1874,7 +1870,8 @@ static struct dockerfile_plan *plan_build(struct planner *p,
 				long long idx;
 				int s;
 				if (go_atoi(f, &idx)) {
-					if (idx < 0 || idx >= (long long)all.nr) {
+					if (idx < 0 ||
+					    idx >= (long long)all.nr) {
 						fail(p, in->line,
 						     "invalid stage index %lld",
 						     idx);
@@ -1949,11 +1946,10 @@ static struct dockerfile_plan *plan_build(struct planner *p,
 
 	/* TARGETSTAGE joins the global scope (not seen by FROM lines) */
 	{
-		const char *ts = all.v[target].st.name
-					 ? all.v[target].st.name
-					 : "default";
-		const char *given =
-			dockerfile_env_get(&p->build_args, "TARGETSTAGE");
+		const char *ts = all.v[target].st.name ? all.v[target].st.name
+						       : "default";
+		const char *given = dockerfile_env_get(&p->build_args, "TARGETS"
+								       "TAGE");
 		global_add(&g, "TARGETSTAGE", given ? given : ts);
 	}
 
@@ -2001,8 +1997,8 @@ static struct dockerfile_plan *plan_build(struct planner *p,
 
 	/* the kept stages, references as positions */
 	plan->nstages = nkept;
-	plan->stages = arena_alloc(p->a, st_mult(nkept + 1,
-						 sizeof(*plan->stages)));
+	plan->stages =
+		arena_alloc(p->a, st_mult(nkept + 1, sizeof(*plan->stages)));
 	for (size_t i = 0; i < all.nr; i++) {
 		struct raw_stage *rs = &all.v[i];
 		if (rs->pos < 0)
@@ -2035,7 +2031,8 @@ static struct dockerfile_plan *plan_build(struct planner *p,
 				for (size_t m = 0; m < in->u.run.nmounts; m++)
 					if (in->u.run.mounts[m].from_stage >= 0)
 						in->u.run.mounts[m].from_stage =
-							all.v[in->u.run.mounts[m]
+							all.v[in->u.run
+								      .mounts[m]
 								      .from_stage]
 								.pos;
 		}
@@ -2047,8 +2044,8 @@ static struct dockerfile_plan *plan_build(struct planner *p,
 	{
 		struct strvec proxy = STRVEC_INIT, unused = STRVEC_INIT;
 		for (size_t i = 0; i < ARRAY_SIZE(proxy_args); i++) {
-			const char *v =
-				dockerfile_env_get(&p->build_args, proxy_args[i]);
+			const char *v = dockerfile_env_get(&p->build_args,
+							   proxy_args[i]);
 			if (v)
 				strvec_pushf(&proxy, "%s=%s", proxy_args[i], v);
 		}
@@ -2078,9 +2075,9 @@ out:
 	return ok ? plan : NULL;
 }
 
-struct dockerfile_plan *dockerfile_plan_new(const struct dockerfile *df,
-					    const struct dockerfile_plan_opts *opts,
-					    struct error **err)
+struct dockerfile_plan *
+dockerfile_plan_new(const struct dockerfile *df,
+		    const struct dockerfile_plan_opts *opts, struct error **err)
 {
 	struct dockerfile_plan *plan = xcalloc(1, sizeof(*plan));
 	struct planner p = {
@@ -2096,7 +2093,7 @@ struct dockerfile_plan *dockerfile_plan_new(const struct dockerfile *df,
 
 	struct platform build, tgt;
 	const char *bp = opts && opts->build_platform ? opts->build_platform
-						       : "linux/amd64";
+						      : "linux/amd64";
 	if (parse_platform(bp, &build) < 0) {
 		error_set(err, KILN_EINVAL, "invalid platform \"%s\"", bp);
 		free(plan);
