@@ -174,6 +174,12 @@ struct dockerfile_shell_opts {
 };
 
 /*
+ * The most one expansion may produce, in bytes (BuildKit has no limit,
+ * but nested ${V//p/${V//p/...}} grows exponentially).
+ */
+#define DOCKERFILE_EXPAND_MAX (4 << 20)
+
+/*
  * BuildKit's ProcessWord: expand `word` (quotes removed, escapes applied,
  * $VAR ${VAR} ${VAR:-w} ${VAR-w} ${VAR:+w} ${VAR+w} ${VAR:?m} ${VAR?m}
  * ${VAR#p} ${VAR##p} ${VAR%p} ${VAR%%p} ${VAR/p/r} ${VAR//p/r}) against
@@ -181,7 +187,8 @@ struct dockerfile_shell_opts {
  * `matched` / `unmatched` (each may be NULL) receive, once each and in the
  * order first referenced, the names looked up that were set / unset.
  * On error returns -1 with *err = `failed to process "WORD": cause`
- * (code KILN_EINVAL); *out is left untouched.
+ * (code KILN_EINVAL); *out is left untouched.  Output beyond
+ * DOCKERFILE_EXPAND_MAX, or ${...} nested deeper than 500, is an error.
  */
 int dockerfile_expand_word(const char *word, const struct dockerfile_env *env,
 			   const struct dockerfile_shell_opts *opts, char **out,

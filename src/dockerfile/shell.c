@@ -13,6 +13,12 @@
 #define REPLACEMENT_CP 0xFFFD
 /* Nesting of ${a:-${b:-...}} we accept before refusing the word. */
 #define MAX_DEPTH 500
+/*
+ * The most one expansion may produce.  Nested substitutions multiply
+ * (`${V//?/${V//?/...}}` grows as len(V)^depth), so without a cap a few
+ * hundred bytes of Dockerfile ask for gigabytes; BuildKit has no limit.
+ */
+#define MAX_OUTPUT ((size_t)DOCKERFILE_EXPAND_MAX)
 
 /* ---------------------------------------------------------------- env */
 
@@ -608,6 +614,11 @@ static const char *lex_getenv(struct lexer *lx, const char *name)
 
 static int process_dollar(struct lexer *lx, struct strbuf *out);
 
+static int too_large(struct lexer *lx)
+{
+	return lex_error(lx, "expansion exceeds %zu bytes", MAX_OUTPUT);
+}
+
 static int process_single_quote(struct lexer *lx, struct strbuf *out)
 {
 	int32_t c = scanner_next(&lx->sc);
@@ -650,6 +661,8 @@ static int process_double_quote(struct lexer *lx, struct strbuf *out)
 		if (p == '$') {
 			if (process_dollar(lx, out) < 0)
 				return -1;
+			if (out->len > MAX_OUTPUT)
+				return too_large(lx);
 			continue;
 		}
 		c = scanner_next(&lx->sc);
@@ -695,6 +708,11 @@ static int process_stop_on(struct lexer *lx, int32_t stop, bool raw_escapes,
 				ret = process_double_quote(lx, &tmp);
 			if (ret < 0) {
 				strbuf_release(&tmp);
+				goto out;
+			}
+			if (out->len + tmp.len > MAX_OUTPUT) {
+				strbuf_release(&tmp);
+				ret = too_large(lx);
 				goto out;
 			}
 			strbuf_addbuf(out, &tmp);
@@ -909,6 +927,11 @@ static int substitute(struct lexer *lx, const char *pat, const char *repl,
 			if (m1 > last_end || m0 == 0)
 				expand_template(out, repl, value + r.off[m0],
 						r.off[m1] - r.off[m0]);
+			if (out->len > MAX_OUTPUT) {
+				runes_release(&r);
+				free(p.prog);
+				return too_large(lx);
+			}
 			last_end = m1;
 			if (search + 1 > m1)
 				search++;

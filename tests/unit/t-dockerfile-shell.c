@@ -161,6 +161,23 @@ static void test_huge(void)
 	free(got);
 	strbuf_release(&sb);
 	dockerfile_env_release(&big);
+
+	/* fuzz finding: nested substitutions grow exponentially */
+	struct dockerfile_env e = DOCKERFILE_ENV_INIT;
+	dockerfile_env_push(&e, "V", "0123456789abcdef0123456789abcdef");
+	got = NULL;
+	struct error *err = NULL;
+	ok(dockerfile_expand_word("${V//?/${V//?/${V//?/${V//?/${V//?/x}}}}}",
+				  &e, NULL, &got, NULL, NULL, &err) < 0 &&
+		   err && strstr(err->msg, "expansion exceeds 4194304 bytes"),
+	   "exponential expansion is refused");
+	error_free(err);
+	ok(!dockerfile_expand_word("${V//?/${V//?/${V//?/x}}}", &e, NULL, &got,
+				   NULL, NULL, NULL) &&
+		   strlen(got) == 32 * 32 * 32,
+	   "a large but bounded nesting still works");
+	free(got);
+	dockerfile_env_release(&e);
 }
 
 static void test_patterns(void)
