@@ -1741,10 +1741,10 @@ static struct dockerfile_plan *plan_build(struct planner *p,
 	/* the platform args open the global scope; build args override */
 	for (size_t i = 0; i < plat->vars.nr; i++) {
 		const char *e = plat->vars.v[i];
-		cleanup_free char *name =
-			xstrndup(e, (size_t)(strchr(e, '=') - e));
+		char *name = xstrndup(e, (size_t)(strchr(e, '=') - e));
 		const char *given = dockerfile_env_get(&p->build_args, name);
 		global_add(&g, name, given ? given : strchr(e, '=') + 1);
+		free(name);
 	}
 
 	/* split the nodes into the global scope and the stages */
@@ -2051,8 +2051,7 @@ static struct dockerfile_plan *plan_build(struct planner *p,
 		}
 		for (size_t i = 0; i < p->build_args.vars.nr; i++) {
 			const char *e = p->build_args.vars.v[i];
-			cleanup_free char *name =
-				xstrndup(e, (size_t)(strchr(e, '=') - e));
+			char *name = xstrndup(e, (size_t)(strchr(e, '=') - e));
 			bool used = is_builtin_arg(name);
 			for (size_t k = 0; k < p->used.nr; k++)
 				used |= !strcmp(p->used.v[k], name);
@@ -2060,6 +2059,7 @@ static struct dockerfile_plan *plan_build(struct planner *p,
 				used |= !strcmp(unused.v[k], name);
 			if (!used)
 				strvec_push(&unused, name);
+			free(name);
 		}
 		plan->proxy_env = strs_from_strvec(p, &proxy);
 		plan->unused_build_args = strs_from_strvec(p, &unused);
