@@ -27,14 +27,14 @@
  * order the delimiters appear.
  */
 struct dockerfile_heredoc {
-	const char *name;    /* the delimiter word, quotes removed */
+	const char *name; /* the delimiter word, quotes removed */
 	const char *content; /* the body exactly as written: every line with
 				its own line ending, leading tabs kept even
 				with `chomp` (consumers strip them) */
-	bool expand;         /* false when (part of) the delimiter was quoted */
-	bool chomp;          /* `<<-`: leading tabs are to be stripped from the
-				body, and were ignored on the delimiter line */
-	int fd;              /* `3<<EOF` gives 3; 0 when none was given */
+	bool expand; /* false when (part of) the delimiter was quoted */
+	bool chomp; /* `<<-`: leading tabs are to be stripped from the
+		       body, and were ignored on the delimiter line */
+	int fd; /* `3<<EOF` gives 3; 0 when none was given */
 };
 
 /*
@@ -46,11 +46,11 @@ struct dockerfile_heredoc {
  * dockerfile_parse() rejects anything else.
  */
 struct dockerfile_node {
-	const char *keyword;  /* lowercased: "from", "run", ... */
+	const char *keyword; /* lowercased: "from", "run", ... */
 	const char *original; /* the logical line as written (continuations
 				 joined), without heredoc bodies */
-	int start_line;       /* 1-based, first physical line */
-	int end_line;         /* last physical line consumed (incl. heredocs) */
+	int start_line; /* 1-based, first physical line */
+	int end_line; /* last physical line consumed (incl. heredocs) */
 	const char **flags;
 	size_t nflags;
 	const char **args;
@@ -83,7 +83,7 @@ struct dockerfile_directive {
 struct dockerfile {
 	struct arena arena; /* owns every string and node below */
 	const char *filename;
-	char escape;        /* '\\' or '`' */
+	char escape; /* '\\' or '`' */
 	const char *syntax; /* parser directives; NULL when absent */
 	const char *check;
 	struct dockerfile_directive *directives;

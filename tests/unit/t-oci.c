@@ -425,8 +425,8 @@ static void test_manifests(void)
 				   "{\"mediaType\":\"application/"
 				   "vnd.oci.image.layer.v1.tar+zstd\","
 				   "\"digest\":\"" D64 "\",\"size\":7,\"urls\":"
-						       "[\"https://example.com/"
-						       "blob\"]}],"
+				   "[\"https://example.com/"
+				   "blob\"]}],"
 				   "\"annotations\":{\"org.opencontainers."
 				   "image.created\":\"2024-01-01T00:00:00Z\"}}";
 	is_str(sb.buf, want, "manifest bytes: fixed key order, compact");
@@ -507,7 +507,7 @@ static void test_manifests(void)
 				       "\"application/"
 				       "vnd.oci.image.config.v1+json\","
 				       "\"digest\":\"" D64 "\",\"size\":2},"
-							   "\"layers\":[]}";
+				       "\"layers\":[]}";
 	check_manifest_stable(nolayers, "manifest without layers");
 	p = oci_manifest_parse(nolayers, strlen(nolayers), OCI_PARSE_SCHEMA,
 			       &err);
@@ -538,11 +538,11 @@ static void test_manifests(void)
 		{ "{\"schemaVersion\":2,\"mediaType\":\"application/"
 		  "vnd.oci.image.index.v1+json\","
 		  "\"config\":{\"mediaType\":\"a/b\",\"digest\":\"" D64 "\","
-									"\"size"
-									"\":1},"
-									"\"laye"
-									"rs\":["
-									"]}",
+		  "\"size"
+		  "\":1},"
+		  "\"laye"
+		  "rs\":["
+		  "]}",
 		  "is not an image manifest" },
 		{ "{\"schemaVersion\":2,\"config\":{\"mediaType\":\"a/"
 		  "b\",\"digest\":\"" D64 "\",\"size\":\"1\"},\"layers\":[]}",
@@ -558,23 +558,23 @@ static void test_manifests(void)
 		  "invalid mediaType 'invalid'" },
 		{ "{\"schemaVersion\":2,\"config\":{\"mediaType\":\"a/"
 		  "b\",\"digest\":\"" D64 "\",\"size\":1},\"layers\":[{"
-					  "\"mediaType\":\"a/b\",\"size\":1}]}",
+		  "\"mediaType\":\"a/b\",\"size\":1}]}",
 		  "manifest: layers[0]: missing required field 'digest'" },
 		{ "{\"schemaVersion\":2,\"config\":{\"mediaType\":\"a/"
 		  "b\",\"digest\":\"" D64 "\",\"size\":1},\"layers\":[],"
-					  "\"subject\":\"x\"}",
+		  "\"subject\":\"x\"}",
 		  "a descriptor must be an object" },
 		{ "{\"schemaVersion\":2,\"config\":{\"mediaType\":\"a/"
 		  "b\",\"digest\":\"" D64 "\",\"size\":1},\"layers\":[],"
-					  "\"annotations\":{\"k\":1}}",
+		  "\"annotations\":{\"k\":1}}",
 		  "'annotations' member 'k' must be a string" },
 		{ "{\"schemaVersion\":2,\"config\":{\"mediaType\":\"a/"
 		  "b\",\"digest\":\"" D64 "\",\"size\":1,\"data\":\"abc\"},"
-					  "\"layers\":[]}",
+		  "\"layers\":[]}",
 		  "not valid base64" },
 		{ "{\"schemaVersion\":2,\"config\":{\"mediaType\":\"a/"
 		  "b\",\"digest\":\"" D64 "\",\"size\":1,\"urls\":[\"value\"]},"
-					  "\"layers\":[]}",
+		  "\"layers\":[]}",
 		  "invalid URL 'value'" },
 		{ "{\"schemaVersion\":2,\"config\":{\"mediaType\":\"a/"
 		  "b\",\"digest\":\"sha256:ABC\","
@@ -749,7 +749,7 @@ static void test_indexes(void)
 		  "is not an image index" },
 		{ "{\"schemaVersion\":2,\"manifests\":[{\"mediaType\":\"a/"
 		  "b\",\"digest\":\"" D64 "\",\"size\":1,\"platform\":{\"os\":"
-					  "\"linux\"}}]}",
+		  "\"linux\"}}]}",
 		  "index: manifests[0]: platform: missing required field "
 		  "'architecture'" },
 		{ "{\"schemaVersion\":2,\"manifests\":[{\"mediaType\":\"\","
