@@ -24,7 +24,7 @@ void store_image_free(struct store_image *img)
 	free(img);
 }
 
-static const char *host_arch(void)
+const char *store_host_arch(void)
 {
 #if defined(__x86_64__)
 	return "amd64";
@@ -72,7 +72,7 @@ static json_t *pick_platform(json_t *index)
 		if (!first)
 			first = d;
 		if (os && arch && !strcmp(os, "linux") &&
-		    !strcmp(arch, host_arch()))
+		    !strcmp(arch, store_host_arch()))
 			return d;
 	}
 	return first;

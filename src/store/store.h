@@ -161,6 +161,53 @@ int store_layerinfo_put(struct store *s, const char *blob_digest,
 int store_layerinfo_get(struct store *s, const char *blob_digest, char *diffid,
 			uint64_t *usize, struct error **err);
 
+/* ------------------------------------------------------------ ingest */
+
+/*
+ * Ingest: store a byte stream as a blob in one pass, recognising layers.
+ *
+ *  STORE_INGEST_LAYER  the stream must be a tar, plain or compressed (gzip,
+ *                      zstd): plain and zstd input is gzip-compressed, gzip
+ *                      input is kept as is.  Anything else fails
+ *                      ("not a tar archive").
+ *  STORE_INGEST_AUTO   like LAYER for a plain tar (compressed to gzip);
+ *                      compressed input and non-tar data (JSON) are kept
+ *                      as they are.
+ *  STORE_INGEST_AS_IS  the bytes are stored unchanged (OCI blobs whose
+ *                      digest is fixed); layers are still recognised.
+ *
+ * Whenever the content is a (compressed) tar, its diffID and uncompressed
+ * size are computed on the way and recorded as layer info.
+ */
+enum store_ingest_mode {
+	STORE_INGEST_LAYER,
+	STORE_INGEST_AUTO,
+	STORE_INGEST_AS_IS,
+};
+
+struct store_ingest_result {
+	char digest[STORE_DIGEST_MAX]; /* of the stored blob */
+	uint64_t size; /* of the stored blob */
+	bool is_layer; /* a tar, plain or compressed */
+	const char *media_type; /* OCI layer media type when is_layer */
+	char diffid[STORE_DIGEST_MAX]; /* when is_layer */
+	uint64_t usize; /* uncompressed size, when is_layer */
+};
+
+struct store_ingest;
+struct store_ingest *store_ingest_begin(struct store *s,
+					enum store_ingest_mode mode,
+					struct error **err);
+int store_ingest_write(struct store_ingest *in, const void *buf, size_t len,
+		       struct error **err);
+/*
+ * Finish and commit the blob; `expected` (may be NULL) is checked against
+ * the stored blob's digest.  Frees `in` in every case.
+ */
+int store_ingest_commit(struct store_ingest *in, const char *expected,
+			struct store_ingest_result *res, struct error **err);
+void store_ingest_abort(struct store_ingest *in);
+
 /* ------------------------------------------------------------ refs */
 
 /* One entry of index.json. */
@@ -374,6 +421,9 @@ char *store_ref_familiar(const char *full);
  * digest (empty strings when absent).  Caller frees the three.
  */
 void store_ref_split(const char *full, char **repo, char **tag, char **digest);
+
+/* The host's GOARCH-style architecture name ("amd64", "arm64"). */
+const char *store_host_arch(void);
 
 /* ------------------------------------------------------------ time */
 
