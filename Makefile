@@ -11,7 +11,13 @@
 
 CC ?= cc
 PKG_CONFIG ?= pkg-config
-PKGS := jansson libarchive libcurl libcrypto libzstd zlib libseccomp libcap libisal
+PKGS := jansson libarchive libcurl libcrypto libzstd zlib libseccomp libcap
+# ISA-L is optional: without it gzip goes through zlib (archive/compress.c).
+HAVE_ISAL := $(shell $(PKG_CONFIG) --exists libisal 2>/dev/null && echo 1)
+ifeq ($(HAVE_ISAL),1)
+PKGS += libisal
+ISAL_CFLAGS := -DHAVE_ISAL
+endif
 
 CFLAGS ?= -O2 -g
 WARNINGS := -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
@@ -28,7 +34,7 @@ endif
 
 PKG_CFLAGS := $(shell $(PKG_CONFIG) --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS := $(shell $(PKG_CONFIG) --libs $(PKGS) 2>/dev/null)
-ALL_CFLAGS := -std=gnu11 $(WARNINGS) -Isrc $(PKG_CFLAGS) $(SAN_FLAGS) \
+ALL_CFLAGS := -std=gnu11 $(WARNINGS) -Isrc $(PKG_CFLAGS) $(ISAL_CFLAGS) $(SAN_FLAGS) \
 	-D_GNU_SOURCE -MMD -MP $(CFLAGS)
 ALL_LDFLAGS := $(SAN_FLAGS) $(LDFLAGS)
 LIBS := $(PKG_LIBS) -lpthread
