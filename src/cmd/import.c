@@ -510,14 +510,18 @@ int cmd_import(int argc, char **argv)
 		json_t *config =
 			make_config(cc, layer.diffid,
 				    message ? message : "Imported from -");
-		ret = store_image_write(s, config, &layer, 1, md, &msize, cd,
-					&e);
+		char *buf = json_dumps(config, JSON_COMPACT);
+		ret = store_image_write(s, buf, strlen(buf), &layer, 1, md,
+					&msize, cd, &e);
+		free(buf);
 		json_decref(config);
 	}
 	if (!ret) {
 		struct store_desc d = { STORE_MT_OCI_MANIFEST, md, msize };
 		ret = store_ref_set(s, ref, &d, &e);
 	}
+	if (ret < 0)
+		store_rollback(s);
 	json_decref(cc);
 	free(layer.media_type);
 	free(layer.digest);

@@ -119,6 +119,8 @@ int store_blob_commit(struct store_blob_writer *w, const char *expected,
 		store_blob_abort(w);
 		return -1;
 	}
+	if (!existed)
+		strvec_push(&s->created, got);
 	if (digest)
 		memcpy(digest, got, STORE_DIGEST_MAX);
 	if (size)

@@ -586,3 +586,31 @@ int store_fsck(struct store *s, bool repair, struct strvec *problems,
 	strvec_clear(&f.bad.v);
 	return 0;
 }
+
+/* ------------------------------------------------------------ rollback */
+
+void store_rollback(struct store *s)
+{
+	if (!s->created.nr)
+		return;
+	/* never wait: a shared holder may be about to use these blobs */
+	if (s->lock_mode != LOCK_EX && flock(s->lock_fd, LOCK_EX | LOCK_NB) < 0)
+		return;
+	s->lock_mode = LOCK_EX;
+	struct dset keep = { STRVEC_INIT, false };
+	if (mark_refs(s, &keep, NULL, NULL) < 0) {
+		strvec_clear(&keep.v);
+		return;
+	}
+	for (size_t i = 0; i < s->created.nr; i++) {
+		const char *hex = store_digest_hex(s->created.v[i]);
+		if (!hex || dset_has(&keep, s->created.v[i]))
+			continue;
+		unlinkat(s->blobs_fd, hex, 0);
+		cleanup_free char *li = xstrfmt("layerinfo/%s", hex);
+		unlinkat(s->root_fd, li, 0);
+	}
+	fsync(s->blobs_fd);
+	strvec_clear(&s->created);
+	strvec_clear(&keep.v);
+}

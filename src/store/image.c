@@ -390,19 +390,13 @@ int store_image_size(struct store *s, const struct store_image *img,
 	return 0;
 }
 
-int store_image_write(struct store *s, const json_t *config,
+int store_image_write(struct store *s, const char *config, size_t config_len,
 		      const struct store_layer_desc *layers, size_t nr,
 		      char *manifest_digest, int64_t *manifest_size,
 		      char *config_digest, struct error **err)
 {
 	char cd[STORE_DIGEST_MAX];
-	cleanup_free char *cbuf = json_dumps(config, JSON_COMPACT);
-	if (!cbuf) {
-		error_set(err, KILN_EINTERNAL,
-			  "image config: cannot serialise");
-		return -1;
-	}
-	if (store_blob_put(s, cbuf, strlen(cbuf), NULL, cd, err) < 0)
+	if (store_blob_put(s, config, config_len, NULL, cd, err) < 0)
 		return -1;
 	json_t *m = json_object();
 	json_object_set_new(m, "schemaVersion", json_integer(2));
@@ -410,7 +404,7 @@ int store_image_write(struct store *s, const json_t *config,
 	json_t *c = json_object();
 	json_object_set_new(c, "mediaType", json_string(STORE_MT_OCI_CONFIG));
 	json_object_set_new(c, "digest", json_string(cd));
-	json_object_set_new(c, "size", json_integer((json_int_t)strlen(cbuf)));
+	json_object_set_new(c, "size", json_integer((json_int_t)config_len));
 	json_object_set_new(m, "config", c);
 	json_t *ls = json_array();
 	for (size_t i = 0; i < nr; i++) {

@@ -288,6 +288,7 @@ struct store *store_open(const char *root, struct error **err)
 	if (mkdir_p(root, err) < 0)
 		return NULL;
 	struct store *s = xcalloc(1, sizeof(*s));
+	strvec_init(&s->created);
 	s->root = xstrdup(root);
 	s->blobs_fd = s->tmp_fd = s->lock_fd = -1;
 	s->root_fd = open(root, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
@@ -358,6 +359,7 @@ void store_free(struct store *s)
 		close(s->tmp_fd);
 	if (s->lock_fd >= 0)
 		close(s->lock_fd);
+	strvec_clear(&s->created);
 	free(s->root);
 	free(s);
 }

@@ -73,6 +73,7 @@ struct store {
 	int tmp_fd; /* tmp/ */
 	int lock_fd; /* `lock`, shared while writing, exclusive for gc */
 	int lock_mode; /* 0, LOCK_SH or LOCK_EX */
+	struct strvec created; /* blobs this handle added, for rollback */
 };
 
 /* ------------------------------------------------------------ the store */
@@ -91,6 +92,14 @@ char *store_default_root(void);
  */
 struct store *store_open(const char *root, struct error **err);
 void store_free(struct store *s);
+
+/*
+ * Undo a failed operation: remove the blobs this handle created that
+ * index.json does not reach.  Only done when the exclusive lock can be had
+ * without waiting (no other writer could be using them); otherwise they
+ * stay for `kiln prune`.  Best effort, never fails.
+ */
+void store_rollback(struct store *s);
 
 /*
  * Take the store lock in `mode` (LOCK_SH to add data, LOCK_EX for gc);
@@ -334,13 +343,14 @@ int store_image_size(struct store *s, const struct store_image *img,
 		     uint64_t *size, struct error **err);
 
 /*
- * Write an image: the config JSON (serialised as is), an OCI manifest
- * listing `layers` (media_type, digest, size of the blobs, which must be
- * stored already).  The manifest descriptor is returned in `manifest`
- * (digest buffer STORE_DIGEST_MAX, media type static) and the config
- * digest in `config_digest` (may be NULL).  Does not tag.
+ * Write an image: the config blob (`config`, `config_len` bytes, stored as
+ * is: its digest is the image ID) and an OCI manifest listing `layers`
+ * (media_type, digest, size of blobs that must be stored already).  The
+ * manifest digest goes to `manifest_digest` (STORE_DIGEST_MAX), its size
+ * to `*manifest_size`, the config digest to `config_digest` (may be NULL).
+ * Does not tag.
  */
-int store_image_write(struct store *s, const json_t *config,
+int store_image_write(struct store *s, const char *config, size_t config_len,
 		      const struct store_layer_desc *layers, size_t nr,
 		      char *manifest_digest, int64_t *manifest_size,
 		      char *config_digest, struct error **err);
