@@ -68,7 +68,12 @@ $(O)/tests/%: $(O)/tests/unit/%.o $(LIB)
 $(O)/tests/c-%: $(O)/tests/conformance/c-%.o $(LIB)
 	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(LIBS)
 
-test-bins: kiln $(UNIT_BINS) $(CONF_BINS)
+# LD_PRELOAD shim failing write/fsync/rename on demand (store fault tests).
+$(O)/tests/faultinject.so: tests/helpers/faultinject.c
+	@mkdir -p $(dir $@)
+	$(CC) -std=gnu11 -Wall -Wextra -O2 -g -fPIC -shared -o $@ $< -ldl
+
+test-bins: kiln $(UNIT_BINS) $(CONF_BINS) $(O)/tests/faultinject.so
 
 # Every test reports TAP; tests/run-tests.sh counts and prints the summary.
 check: test-bins
@@ -80,7 +85,7 @@ unit: $(UNIT_BINS)
 conformance: kiln $(CONF_BINS)
 	@O=$(O) sh tests/run-tests.sh conformance
 
-integration: kiln
+integration: kiln $(O)/tests/faultinject.so
 	@O=$(O) sh tests/run-tests.sh integration
 
 # libFuzzer targets: always clang, always with ASan+UBSan.

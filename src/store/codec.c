@@ -280,34 +280,27 @@ static int unzip_gzip(struct store_unzip *u, const unsigned char *p, size_t len,
 	return 0;
 }
 
-static int unzip_zstd(struct store_unzip *u, const unsigned char *p, size_t len,
-		      struct error **err)
+static int unzip_zstd(struct store_unzip *u, const unsigned char *p,
+		      size_t len, struct error **err)
 {
 	ZSTD_inBuffer in = { p, len, 0 };
-	while (in.pos < in.size) {
+	bool full = false;
+	/*
+	 * Run while there is input or the decoder may hold more output; do
+	 * not call it again after a frame completed with everything flushed
+	 * (that would start reading a new frame).
+	 */
+	while (in.pos < in.size || full) {
 		ZSTD_outBuffer out = { u->out, CODEC_BUF, 0 };
 		size_t r = ZSTD_decompressStream(u->zd, &out, &in);
 		if (ZSTD_isError(r))
 			return unzip_fail(u, err, ZSTD_getErrorName(r));
 		u->zstd_hint = r;
+		full = out.pos == CODEC_BUF;
 		if (out.pos && u->sink(u->data, u->out, out.pos, err) < 0) {
 			u->failed = true;
 			return -1;
 		}
-	}
-	/* drain what the decoder still holds */
-	for (;;) {
-		ZSTD_outBuffer out = { u->out, CODEC_BUF, 0 };
-		size_t r = ZSTD_decompressStream(u->zd, &out, &in);
-		if (ZSTD_isError(r))
-			return unzip_fail(u, err, ZSTD_getErrorName(r));
-		u->zstd_hint = r;
-		if (out.pos && u->sink(u->data, u->out, out.pos, err) < 0) {
-			u->failed = true;
-			return -1;
-		}
-		if (out.pos < CODEC_BUF)
-			break;
 	}
 	return 0;
 }
