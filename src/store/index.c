@@ -237,6 +237,29 @@ static void raw_release(struct refs_raw *raw)
 	free(raw->v);
 }
 
+/*
+ * Replace index.json.  When the new one is in place but the directory sync
+ * fails, the old one is put back: a failed update must not be visible.
+ */
+static int write_index(struct store *s, const char *buf, struct error **err)
+{
+	cleanup_free char *old = store_tmpname(".index");
+	bool have_old = linkat(s->root_fd, "index.json", s->tmp_fd, old, 0) == 0;
+	bool renamed;
+	int ret = store_write_atomic_ex(s, s->root_fd, "index.json", buf,
+					strlen(buf), "index.json", &renamed,
+					err);
+	if (ret < 0 && renamed && have_old) {
+		if (!renameat(s->tmp_fd, old, s->root_fd, "index.json")) {
+			fsync(s->root_fd);
+			have_old = false;
+		}
+	}
+	if (have_old)
+		unlinkat(s->tmp_fd, old, 0);
+	return ret;
+}
+
 int store_refs_update(struct store *s, store_refs_update_fn fn, void *data,
 		      struct error **err)
 {
@@ -261,8 +284,7 @@ int store_refs_update(struct store *s, store_refs_update_fn fn, void *data,
 		ret = fn(&refs, data, err);
 	if (!ret) {
 		cleanup_free char *buf = index_serialise(&refs, &raw);
-		ret = store_write_atomic(s, s->root_fd, "index.json", buf,
-					 strlen(buf), "index.json", err);
+		ret = write_index(s, buf, err);
 	}
 	raw_release(&raw);
 	store_refs_release(&refs);

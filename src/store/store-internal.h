@@ -22,6 +22,10 @@ int store_fsync_dir(int dirfd, const char *what, struct error **err);
 int store_write_atomic(struct store *s, int dirfd, const char *name,
 		       const void *buf, size_t len, const char *what,
 		       struct error **err);
+/* The same; *renamed tells whether the new file replaced the old one. */
+int store_write_atomic_ex(struct store *s, int dirfd, const char *name,
+			  const void *buf, size_t len, const char *what,
+			  bool *renamed, struct error **err);
 /* rm -rf dirfd/name (best effort); returns -1 if anything stayed. */
 int store_rmtree_at(int dirfd, const char *name);
 /* Total size of regular files under dirfd/name. */

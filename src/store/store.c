@@ -89,6 +89,16 @@ int store_write_atomic(struct store *s, int dirfd, const char *name,
 		       const void *buf, size_t len, const char *what,
 		       struct error **err)
 {
+	return store_write_atomic_ex(s, dirfd, name, buf, len, what, NULL,
+				     err);
+}
+
+int store_write_atomic_ex(struct store *s, int dirfd, const char *name,
+			  const void *buf, size_t len, const char *what,
+			  bool *renamed, struct error **err)
+{
+	if (renamed)
+		*renamed = false;
 	cleanup_free char *tmp = store_tmpname(NULL);
 	int fd = openat(s->tmp_fd, tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC,
 			0644);
@@ -114,6 +124,8 @@ int store_write_atomic(struct store *s, int dirfd, const char *name,
 		error_set_errno(err, "rename into '%s'", what);
 		goto fail;
 	}
+	if (renamed)
+		*renamed = true;
 	return store_fsync_dir(dirfd, what, err);
 fail:
 	if (fd >= 0)
