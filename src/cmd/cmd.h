@@ -115,7 +115,8 @@ struct cmd_table {
 };
 void cmd_table_init(struct cmd_table *t, size_t ncols);
 void cmd_table_add(struct cmd_table *t, const char *cell);
-PRINTF_LIKE(2, 3) void cmd_table_addf(struct cmd_table *t, const char *fmt, ...);
+PRINTF_LIKE(2, 3)
+void cmd_table_addf(struct cmd_table *t, const char *fmt, ...);
 void cmd_table_print(struct cmd_table *t, FILE *out);
 void cmd_table_release(struct cmd_table *t);
 

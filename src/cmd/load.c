@@ -78,8 +78,8 @@ static int read_member(struct loader *ld, struct archive_reader *r,
 	cleanup_free char *buf = xmalloc(LOAD_BUF);
 	for (;;) {
 		ssize_t n = archive_reader_read(r, buf, LOAD_BUF, err);
-		if (n < 0 ||
-		    (n > 0 && store_ingest_write(in, buf, (size_t)n, err) < 0)) {
+		if (n < 0 || (n > 0 && store_ingest_write(in, buf, (size_t)n,
+							  err) < 0)) {
 			store_ingest_abort(in);
 			error_wrap(err, "read '%s'", m->path);
 			return -1;
@@ -87,8 +87,7 @@ static int read_member(struct loader *ld, struct archive_reader *r,
 		if (!n)
 			break;
 	}
-	cleanup_free char *expected =
-		blob ? xstrfmt("sha256:%s", hex) : NULL;
+	cleanup_free char *expected = blob ? xstrfmt("sha256:%s", hex) : NULL;
 	if (store_ingest_commit(in, expected, &mb->res, err) < 0) {
 		error_wrap(err, "archive member '%s'", m->path);
 		return -1;
@@ -128,8 +127,7 @@ static int tag_image(struct loader *ld, const char *name,
 	if (!name) {
 		if (store_ref_set(ld->s, NULL, d, err) < 0)
 			return -1;
-		strvec_pushf(&ld->loaded, "Loaded image ID: %s",
-			     config_digest);
+		strvec_pushf(&ld->loaded, "Loaded image ID: %s", config_digest);
 		return 0;
 	}
 	cleanup_free char *full = store_ref_normalize(name, err);
@@ -142,8 +140,7 @@ static int tag_image(struct loader *ld, const char *name,
 
 static int load_docker_one(struct loader *ld, json_t *ent, struct error **err)
 {
-	const char *cfgpath =
-		json_string_value(json_object_get(ent, "Config"));
+	const char *cfgpath = json_string_value(json_object_get(ent, "Config"));
 	json_t *lpaths = json_object_get(ent, "Layers");
 	if (!cfgpath || !json_is_array(lpaths)) {
 		error_set(err, KILN_ECORRUPT,
@@ -154,8 +151,9 @@ static int load_docker_one(struct loader *ld, json_t *ent, struct error **err)
 	json_t *cfg = member_json(ld, cfgpath, &raw, err);
 	if (!cfg)
 		return -1;
-	json_t *diffids =
-		json_object_get(json_object_get(cfg, "rootfs"), "diff_ids");
+	json_t *diffids = json_object_get(json_object_get(cfg, "rootfs"), "diff"
+									  "_id"
+									  "s");
 	size_t n = json_array_size(lpaths);
 	if (!json_is_object(cfg) || json_array_size(diffids) != n) {
 		json_decref(cfg);
@@ -172,8 +170,8 @@ static int load_docker_one(struct loader *ld, json_t *ent, struct error **err)
 			json_string_value(json_array_get(diffids, i));
 		struct member *mb = lp ? find(ld, lp) : NULL;
 		if (!mb || mb->in_memory || !mb->res.is_layer) {
-			error_set(err, KILN_ECORRUPT,
-				  "layer '%s': %s", lp ? lp : "(none)",
+			error_set(err, KILN_ECORRUPT, "layer '%s': %s",
+				  lp ? lp : "(none)",
 				  mb ? "not a tar archive"
 				     : "missing from the archive");
 			ret = -1;
@@ -251,9 +249,10 @@ static int check_manifest(struct loader *ld, const char *digest, char *config,
 	}
 	json_array_foreach(json_object_get(m, "layers"), i, d)
 	{
-		const char *ld_ = json_string_value(json_object_get(d, "digest"));
-		if (!ret &&
-		    (!store_digest_valid(ld_) || !store_blob_exists(ld->s, ld_))) {
+		const char *ld_ = json_string_value(json_object_get(d, "diges"
+								       "t"));
+		if (!ret && (!store_digest_valid(ld_) ||
+			     !store_blob_exists(ld->s, ld_))) {
 			error_set(err, KILN_ECORRUPT,
 				  "manifest '%s': layer '%s' missing", digest,
 				  ld_ ? ld_ : "");
@@ -278,9 +277,10 @@ static int load_oci(struct loader *ld, struct error **err)
 	json_t *d;
 	json_array_foreach(ms, i, d)
 	{
-		const char *dg = json_string_value(json_object_get(d, "digest"));
-		const char *mt =
-			json_string_value(json_object_get(d, "mediaType"));
+		const char *dg = json_string_value(json_object_get(d, "diges"
+								      "t"));
+		const char *mt = json_string_value(json_object_get(d, "mediaTyp"
+								      "e"));
 		json_t *ann = json_object_get(d, "annotations");
 		const char *name = json_string_value(
 			json_object_get(ann, STORE_ANN_IMAGE_NAME));
@@ -329,9 +329,8 @@ int cmd_load(int argc, char **argv)
 			     false);
 	if (argc)
 		usage_error("load", "\"kiln load\" accepts no arguments");
-	int fd = input && strcmp(input, "-")
-			 ? open(input, O_RDONLY | O_CLOEXEC)
-			 : dup(STDIN_FILENO);
+	int fd = input && strcmp(input, "-") ? open(input, O_RDONLY | O_CLOEXEC)
+					     : dup(STDIN_FILENO);
 	if (fd < 0) {
 		error("open '%s': %s", input, strerror(errno));
 		return 1;
@@ -371,8 +370,9 @@ int cmd_load(int argc, char **argv)
 	archive_reader_free(r);
 	close(fd);
 	if (!ret && !ld.nr) {
-		error_set(&e, KILN_EINVAL, "not a docker-archive or oci-archive "
-					   "(empty archive)");
+		error_set(&e, KILN_EINVAL,
+			  "not a docker-archive or oci-archive "
+			  "(empty archive)");
 		ret = -1;
 	}
 	struct member *mf = ret ? NULL : find(&ld, "manifest.json");
@@ -393,8 +393,7 @@ int cmd_load(int argc, char **argv)
 				ret = load_docker_one(&ld, ent, &e);
 		}
 		json_decref(man);
-	} else if (!ret && find(&ld, "index.json") &&
-		   find(&ld, "oci-layout")) {
+	} else if (!ret && find(&ld, "index.json") && find(&ld, "oci-layout")) {
 		ret = load_oci(&ld, &e);
 	} else if (!ret) {
 		error_set(&e, KILN_EINVAL,

@@ -34,8 +34,7 @@ static bool already(struct saver *sv, const char *name)
 	return false;
 }
 
-static int header(struct saver *sv, const char *name, uint64_t size,
-		  bool dir)
+static int header(struct saver *sv, const char *name, uint64_t size, bool dir)
 {
 	struct archive_entry *e = archive_entry_new();
 	archive_entry_set_pathname(e, name);
@@ -98,8 +97,8 @@ static int add_blob(struct saver *sv, const char *name, const char *digest)
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n <= 0) {
-			error_set(&sv->err, KILN_ECORRUPT,
-				  "read blob '%s': %s", digest,
+			error_set(&sv->err, KILN_ECORRUPT, "read blob '%s': %s",
+				  digest,
 				  n < 0 ? strerror(errno) : "short blob");
 			return -1;
 		}
@@ -132,8 +131,8 @@ static int add_layer_tar(struct saver *sv, const char *name,
 	cleanup_free char *buf = xmalloc(SAVE_BUF);
 	uint64_t total = 0;
 	while (!ret) {
-		ssize_t n = archive_decompressor_read(d, buf, SAVE_BUF,
-						      &sv->err);
+		ssize_t n =
+			archive_decompressor_read(d, buf, SAVE_BUF, &sv->err);
 		if (n < 0)
 			ret = -1;
 		if (n <= 0)
@@ -174,8 +173,7 @@ static int save_docker(struct saver *sv, struct store_image *img,
 		return -1;
 	cleanup_strbuf struct strbuf cfg = STRBUF_INIT;
 	int ret = store_blob_read(sv->s, img->config_digest, &cfg, 0, &sv->err);
-	cleanup_free char *cfgname =
-		xstrfmt("%s.json", img->config_digest + 7);
+	cleanup_free char *cfgname = xstrfmt("%s.json", img->config_digest + 7);
 	if (!ret)
 		ret = add_mem(sv, cfgname, cfg.buf, cfg.len);
 	json_t *lnames = json_array();
@@ -242,11 +240,11 @@ static int save_docker(struct saver *sv, struct store_image *img,
 }
 
 /* One image of the oci-archive; appends its index.json descriptor. */
-static int save_oci(struct saver *sv, struct store_image *img,
-		    const char *tag, json_t *index)
+static int save_oci(struct saver *sv, struct store_image *img, const char *tag,
+		    json_t *index)
 {
-	cleanup_free char *mname = xstrfmt("blobs/sha256/%s",
-					   img->manifest_digest + 7);
+	cleanup_free char *mname =
+		xstrfmt("blobs/sha256/%s", img->manifest_digest + 7);
 	if (add_blob(sv, mname, img->manifest_digest) < 0)
 		return -1;
 	if (strcmp(img->manifest_digest, img->image_manifest_digest)) {
@@ -277,8 +275,7 @@ static int save_oci(struct saver *sv, struct store_image *img,
 	json_t *desc = json_object();
 	json_object_set_new(desc, "mediaType",
 			    json_string(img->manifest_media_type));
-	json_object_set_new(desc, "digest",
-			    json_string(img->manifest_digest));
+	json_object_set_new(desc, "digest", json_string(img->manifest_digest));
 	uint64_t size = 0;
 	int fd = store_blob_open(sv->s, img->manifest_digest, &size, NULL);
 	if (fd >= 0)
@@ -287,7 +284,8 @@ static int save_oci(struct saver *sv, struct store_image *img,
 	if (tag) {
 		cleanup_free char *fam = store_ref_familiar(tag);
 		json_t *ann = json_object();
-		json_object_set_new(ann, STORE_ANN_IMAGE_NAME, json_string(tag));
+		json_object_set_new(ann, STORE_ANN_IMAGE_NAME,
+				    json_string(tag));
 		json_object_set_new(ann, STORE_ANN_REF_NAME, json_string(fam));
 		json_object_set_new(desc, "annotations", ann);
 	}
@@ -295,8 +293,7 @@ static int save_oci(struct saver *sv, struct store_image *img,
 	return 0;
 }
 
-static int out_write(struct archive *a, void *data, const void *buf,
-		     size_t len)
+static int out_write(struct archive *a, void *data, const void *buf, size_t len)
 {
 	int fd = *(int *)data;
 	const char *p = buf;
@@ -331,12 +328,14 @@ int cmd_save(int argc, char **argv)
 			    "Write to a file, instead of STDOUT"),
 		OPT_END_(),
 	};
-	argc = parse_options(argc, argv, opts, "kiln save [OPTIONS] IMAGE [IMAGE...]",
+	argc = parse_options(argc, argv, opts,
+			     "kiln save [OPTIONS] IMAGE [IMAGE...]",
 			     "Save one or more images to a tar archive "
 			     "(streamed to STDOUT by default)",
 			     false);
 	if (argc < 1)
-		usage_error("save", "\"kiln save\" requires at least 1 argument");
+		usage_error("save", "\"kiln save\" requires at least 1 "
+				    "argument");
 	bool oci;
 	if (!strcmp(format, "docker-archive") || !strcmp(format, "docker"))
 		oci = false;
@@ -427,18 +426,20 @@ int cmd_save(int argc, char **argv)
 		char *mj, *rj = NULL;
 		if (oci) {
 			json_t *ij = json_object();
-			json_object_set_new(ij, "schemaVersion", json_integer(2));
+			json_object_set_new(ij, "schemaVersion",
+					    json_integer(2));
 			json_object_set_new(ij, "mediaType",
 					    json_string(STORE_MT_OCI_INDEX));
 			json_object_set(ij, "manifests", index);
 			mj = json_dumps(ij, JSON_COMPACT);
 			json_decref(ij);
-			static const char layout[] =
-				"{\"imageLayoutVersion\":\"1.0.0\"}";
+			static const char layout[] = "{\"imageLayoutVersion\":"
+						     "\"1.0.0\"}";
 			ret = add_mem(&sv, "oci-layout", layout,
 				      strlen(layout));
 			if (!ret)
-				ret = add_mem(&sv, "index.json", mj, strlen(mj));
+				ret = add_mem(&sv, "index.json", mj,
+					      strlen(mj));
 		} else {
 			mj = json_dumps(manifest, JSON_COMPACT);
 			rj = json_dumps(repos, JSON_COMPACT);

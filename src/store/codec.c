@@ -280,8 +280,8 @@ static int unzip_gzip(struct store_unzip *u, const unsigned char *p, size_t len,
 	return 0;
 }
 
-static int unzip_zstd(struct store_unzip *u, const unsigned char *p,
-		      size_t len, struct error **err)
+static int unzip_zstd(struct store_unzip *u, const unsigned char *p, size_t len,
+		      struct error **err)
 {
 	ZSTD_inBuffer in = { p, len, 0 };
 	bool full = false;

@@ -244,7 +244,8 @@ static void raw_release(struct refs_raw *raw)
 static int write_index(struct store *s, const char *buf, struct error **err)
 {
 	cleanup_free char *old = store_tmpname(".index");
-	bool have_old = linkat(s->root_fd, "index.json", s->tmp_fd, old, 0) == 0;
+	bool have_old = linkat(s->root_fd, "index.json", s->tmp_fd, old, 0) ==
+			0;
 	bool renamed;
 	int ret = store_write_atomic_ex(s, s->root_fd, "index.json", buf,
 					strlen(buf), "index.json", &renamed,

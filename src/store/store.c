@@ -89,8 +89,7 @@ int store_write_atomic(struct store *s, int dirfd, const char *name,
 		       const void *buf, size_t len, const char *what,
 		       struct error **err)
 {
-	return store_write_atomic_ex(s, dirfd, name, buf, len, what, NULL,
-				     err);
+	return store_write_atomic_ex(s, dirfd, name, buf, len, what, NULL, err);
 }
 
 int store_write_atomic_ex(struct store *s, int dirfd, const char *name,

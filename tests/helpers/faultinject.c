@@ -100,8 +100,8 @@ int renameat(int da, const char *a, int db, const char *b)
 {
 	static int (*real)(int, const char *, int, const char *);
 	if (!real)
-		real = (int (*)(int, const char *, int, const char *))dlsym(
-			RTLD_NEXT, "renameat");
+		real = (int (*)(int, const char *, int,
+				const char *))dlsym(RTLD_NEXT, "renameat");
 	if (should_fail("FAULT_RENAME_AFTER", &rename_count)) {
 		errno = fault_errno();
 		return -1;
