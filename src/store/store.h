@@ -418,10 +418,11 @@ int store_fsck(struct store *s, bool repair, struct strvec *problems,
 /* ------------------------------------------------------------ references */
 
 /*
- * Docker reference normalisation (a small adapter until oci/ provides it):
+ * Docker reference normalisation (through oci_ref_parse):
  * "busybox" -> "docker.io/library/busybox:latest"; keeps a digest
  * ("name@sha256:..."), adds ":latest" when there is neither tag nor digest.
- * Returns NULL with KILN_EINVAL "invalid reference format: ..." on bad input.
+ * Returns NULL with KILN_EINVAL "reference 'x': invalid reference format:
+ * ..." on bad input.
  */
 char *store_ref_normalize(const char *ref, struct error **err);
 /* The familiar form: "busybox:latest", "127.0.0.1:5000/x:1". Caller frees. */
