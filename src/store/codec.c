@@ -6,7 +6,13 @@
  */
 #include "store/store-internal.h"
 
+#include "archive/archive.h"
+
+#ifdef HAVE_ISAL
 #include <isa-l/igzip_lib.h>
+#else
+#include <zlib.h>
+#endif
 #include <openssl/evp.h>
 #include <zstd.h>
 
@@ -98,92 +104,37 @@ const char *store_comp_name(enum store_comp c)
 
 /* ------------------------------------------------------------ gzip */
 
+/* Compression is archive/'s (ISA-L level 1 when built with it, else zlib). */
 struct store_gzip {
-	struct isal_zstream zs;
-	unsigned char *level_buf;
-	unsigned char *out;
-	store_sink_fn sink;
-	void *data;
-	bool failed;
+	struct archive_compressor *c;
 };
 
 struct store_gzip *store_gzip_new(store_sink_fn sink, void *data)
 {
 	struct store_gzip *z = xcalloc(1, sizeof(*z));
-	isal_deflate_init(&z->zs);
-	z->level_buf = xmalloc(ISAL_DEF_LVL1_DEFAULT);
-	z->zs.level = 1;
-	z->zs.level_buf = z->level_buf;
-	z->zs.level_buf_size = ISAL_DEF_LVL1_DEFAULT;
-	z->zs.gzip_flag = IGZIP_GZIP;
-	z->zs.flush = NO_FLUSH;
-	z->out = xmalloc(CODEC_BUF);
-	z->sink = sink;
-	z->data = data;
+	struct archive_compress_opts opts = { ARCHIVE_COMP_GZIP, -1, false };
+	z->c = archive_compressor_new(&opts, sink, data, NULL);
+	if (!z->c)
+		BUG("cannot create a gzip compressor");
 	return z;
-}
-
-static int gzip_run(struct store_gzip *z, bool end, struct error **err)
-{
-	do {
-		z->zs.next_out = z->out;
-		z->zs.avail_out = CODEC_BUF;
-		if (isal_deflate(&z->zs) != COMP_OK) {
-			z->failed = true;
-			error_set(err, KILN_EINTERNAL,
-				  "gzip: compression failed");
-			return -1;
-		}
-		size_t n = CODEC_BUF - z->zs.avail_out;
-		if (n && z->sink(z->data, z->out, n, err) < 0) {
-			z->failed = true;
-			return -1;
-		}
-	} while (z->zs.avail_in ||
-		 (end && z->zs.internal_state.state != ZSTATE_END));
-	return 0;
 }
 
 int store_gzip_write(struct store_gzip *z, const void *buf, size_t len,
 		     struct error **err)
 {
-	if (z->failed) {
-		error_set(err, KILN_EINTERNAL, "gzip: writer failed earlier");
-		return -1;
-	}
-	const unsigned char *p = buf;
-	while (len) {
-		uint32_t n = len > (1u << 30) ? (1u << 30) : (uint32_t)len;
-		z->zs.next_in = (uint8_t *)p;
-		z->zs.avail_in = n;
-		z->zs.end_of_stream = 0;
-		if (gzip_run(z, false, err) < 0)
-			return -1;
-		p += n;
-		len -= n;
-	}
-	return 0;
+	return archive_compressor_write(z->c, buf, len, err);
 }
 
 int store_gzip_finish(struct store_gzip *z, struct error **err)
 {
-	if (z->failed) {
-		error_set(err, KILN_EINTERNAL, "gzip: writer failed earlier");
-		return -1;
-	}
-	z->zs.next_in = NULL;
-	z->zs.avail_in = 0;
-	z->zs.end_of_stream = 1;
-	z->zs.flush = FULL_FLUSH;
-	return gzip_run(z, true, err);
+	return archive_compressor_finish(z->c, NULL, err);
 }
 
 void store_gzip_free(struct store_gzip *z)
 {
 	if (!z)
 		return;
-	free(z->level_buf);
-	free(z->out);
+	archive_compressor_free(z->c);
 	free(z);
 }
 
@@ -191,7 +142,12 @@ void store_gzip_free(struct store_gzip *z)
 
 struct store_unzip {
 	enum store_comp comp;
+#ifdef HAVE_ISAL
 	struct inflate_state inf;
+#else
+	z_stream zs;
+	bool zs_init;
+#endif
 	ZSTD_DStream *zd;
 	unsigned char *out;
 	store_sink_fn sink;
@@ -213,8 +169,14 @@ struct store_unzip *store_unzip_new(enum store_comp c, store_sink_fn sink,
 	u->sink = sink;
 	u->data = data;
 	if (c == STORE_COMP_GZIP) {
+#ifdef HAVE_ISAL
 		isal_inflate_init(&u->inf);
 		u->inf.crc_flag = ISAL_GZIP;
+#else
+		if (inflateInit2(&u->zs, 16 + MAX_WBITS) != Z_OK)
+			BUG("inflateInit2 failed");
+		u->zs_init = true;
+#endif
 	} else if (c == STORE_COMP_ZSTD) {
 		u->zd = ZSTD_createDStream();
 		if (!u->zd)
@@ -234,6 +196,7 @@ static int unzip_fail(struct store_unzip *u, struct error **err,
 	return -1;
 }
 
+#ifdef HAVE_ISAL
 static int unzip_gzip(struct store_unzip *u, const unsigned char *p, size_t len,
 		      struct error **err)
 {
@@ -279,6 +242,53 @@ static int unzip_gzip(struct store_unzip *u, const unsigned char *p, size_t len,
 	}
 	return 0;
 }
+
+#else
+static int unzip_gzip(struct store_unzip *u, const unsigned char *p, size_t len,
+		      struct error **err)
+{
+	while (len) {
+		if (u->member_done) {
+			/* another member follows, or zero padding */
+			if (p[0] == 0) {
+				size_t i = 0;
+				while (i < len && p[i] == 0)
+					i++;
+				p += i;
+				len -= i;
+				continue;
+			}
+			inflateReset(&u->zs);
+			u->member_done = false;
+		}
+		uInt n = len > (1u << 30) ? (1u << 30) : (uInt)len;
+		u->zs.next_in = (Bytef *)p;
+		u->zs.avail_in = n;
+		int ret;
+		do {
+			u->zs.next_out = u->out;
+			u->zs.avail_out = CODEC_BUF;
+			ret = inflate(&u->zs, Z_NO_FLUSH);
+			if (ret != Z_OK && ret != Z_STREAM_END &&
+			    ret != Z_BUF_ERROR)
+				return unzip_fail(u, err, "invalid data");
+			size_t got = CODEC_BUF - u->zs.avail_out;
+			if (got && u->sink(u->data, u->out, got, err) < 0) {
+				u->failed = true;
+				return -1;
+			}
+			if (ret == Z_STREAM_END) {
+				u->member_done = true;
+				break;
+			}
+		} while (u->zs.avail_in || u->zs.avail_out == 0);
+		size_t used = n - u->zs.avail_in;
+		p += used;
+		len -= used;
+	}
+	return 0;
+}
+#endif
 
 static int unzip_zstd(struct store_unzip *u, const unsigned char *p, size_t len,
 		      struct error **err)
@@ -343,6 +353,10 @@ void store_unzip_free(struct store_unzip *u)
 		return;
 	if (u->zd)
 		ZSTD_freeDStream(u->zd);
+#ifndef HAVE_ISAL
+	if (u->zs_init)
+		inflateEnd(&u->zs);
+#endif
 	free(u->out);
 	free(u);
 }
