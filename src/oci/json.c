@@ -314,8 +314,10 @@ int oj_get_int(const json_t *obj, const char *key, bool required, int64_t *out,
 	       const char *ctx, struct error **err)
 {
 	const json_t *v = json_object_get(obj, key);
-	if (!v || (!required && json_is_null(v)))
+	if (!v)
 		return required ? missing(ctx, key, err) : 0;
+	if (!required && json_is_null(v))
+		return 0;
 	if (!json_is_integer(v))
 		return type_error(ctx, key, "an integer", v, err);
 	*out = json_integer_value(v);
