@@ -100,8 +100,16 @@ fuzz:
 			-o out/fuzz/$$n $$f out/fuzz-lib/libkiln.a $(LIBS) || exit 1; \
 	done
 
-bench: kiln
-	sh bench/run.sh
+BENCH_SRCS := $(sort $(wildcard bench/*.c))
+BENCH_BINS := $(BENCH_SRCS:bench/%.c=$(O)/bench/%)
+
+$(O)/bench/%: $(O)/bench/%.o $(LIB)
+	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(LIBS)
+
+bench-bins: $(BENCH_BINS)
+
+bench: kiln $(BENCH_BINS)
+	@for s in bench/*.sh; do [ -f "$$s" ] && O=$(O) sh "$$s"; done; true
 
 format:
 	clang-format -i $$(git ls-files 'src/*.c' 'src/*.h' 'tests/*.c' 'tests/*.h')
@@ -109,7 +117,7 @@ format:
 clean:
 	rm -rf out kiln
 
-.PHONY: all check unit conformance integration fuzz bench format clean test-bins
+.PHONY: all check unit conformance integration fuzz bench bench-bins format clean test-bins
 .SECONDARY:
 
 -include $(shell find $(O) -name '*.d' 2>/dev/null)

@@ -56,8 +56,8 @@ int archive_tar_source_open(struct archive_tar_source *src,
  * Turn a libarchive failure into *err, preferring the callback's own error
  * and mapping libarchive's wording to ours ("truncated tar").
  */
-void archive_tar_source_error(struct archive_tar_source *src,
-			      const char *what, struct error **err);
+void archive_tar_source_error(struct archive_tar_source *src, const char *what,
+			      struct error **err);
 /* Read (and hash) whatever follows the end of the tar until EOF. */
 int archive_tar_source_drain(struct archive_tar_source *src,
 			     struct error **err);

@@ -69,13 +69,14 @@ int archive_strbuf_write(void *cookie, const void *buf, size_t len,
  * "sha256:<64 hex>"; they are valid once the stream is finished.
  */
 struct archive_digests {
-	char compressed[72];   /* the blob digest */
+	char compressed[72]; /* the blob digest */
 	char uncompressed[72]; /* the diffid */
 	uint64_t compressed_size;
 	uint64_t uncompressed_size;
 };
 
-/* ---------------------------------------------------------------- compression */
+/* ---------------------------------------------------------------- compression
+ */
 
 enum archive_compression {
 	ARCHIVE_COMP_NONE = 0,
@@ -158,7 +159,8 @@ void archive_decompressor_digests(struct archive_decompressor *d,
 				  struct archive_digests *dg);
 void archive_decompressor_free(struct archive_decompressor *d);
 
-/* ---------------------------------------------------------------- tar writing */
+/* ---------------------------------------------------------------- tar writing
+ */
 
 struct archive_tree_opts {
 	/*
@@ -174,7 +176,8 @@ struct archive_tree_opts {
 	 * (trusted.overlay.*, user.overlay.*) are never copied in any mode.
 	 */
 	bool overlay_upper;
-	/* Opaque directories are marked with user.overlay.opaque (userxattr). */
+	/* Opaque directories are marked with user.overlay.opaque (userxattr).
+	 */
 	bool userxattr;
 	/*
 	 * NULL-terminated list of paths relative to the tree root ("proc",
@@ -203,7 +206,8 @@ int archive_write_layer(int dirfd, const struct archive_tree_opts *topts,
 			archive_write_fn out, void *cookie,
 			struct archive_digests *dg, struct error **err);
 
-/* ---------------------------------------------------------------- extraction */
+/* ---------------------------------------------------------------- extraction
+ */
 
 enum archive_whiteout_mode {
 	/*
@@ -236,7 +240,7 @@ struct archive_extract_stats {
 	uint64_t entries;
 	uint64_t bytes; /* regular file content written */
 	unsigned skipped_devices; /* mknod not permitted */
-	unsigned skipped_xattrs;  /* xattr not permitted/supported */
+	unsigned skipped_xattrs; /* xattr not permitted/supported */
 	unsigned whiteouts;
 	struct archive_digests digests; /* of the input as read */
 };
@@ -263,9 +267,9 @@ int archive_extract(int rootfd, const struct archive_input *in,
 
 /* One tar entry as the reader sees it; strings valid until the next call. */
 struct archive_member {
-	const char *path;     /* as stored, leading "./" removed */
+	const char *path; /* as stored, leading "./" removed */
 	const char *linkname; /* symlink or hardlink target, else NULL */
-	mode_t mode;	      /* type and permission bits */
+	mode_t mode; /* type and permission bits */
 	bool hardlink;
 	uint64_t size;
 	int64_t mtime;

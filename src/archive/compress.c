@@ -56,8 +56,7 @@ void archive_sha_release(struct archive_sha *s)
 	s->ctx = NULL;
 }
 
-ssize_t archive_fd_read(void *cookie, void *buf, size_t len,
-			struct error **err)
+ssize_t archive_fd_read(void *cookie, void *buf, size_t len, struct error **err)
 {
 	int fd = *(int *)cookie;
 	for (;;) {
@@ -128,15 +127,17 @@ const char *archive_compression_str(enum archive_compression c)
 	return "unknown";
 }
 
-enum archive_compression archive_detect_compression(const void *buf,
-						    size_t len)
+enum archive_compression archive_detect_compression(const void *buf, size_t len)
 {
 	const unsigned char *p = buf;
 	if (len >= 2 && p[0] == 0x1f && p[1] == 0x8b)
 		return ARCHIVE_COMP_GZIP;
 	if (len >= 3 && !memcmp(p, "BZh", 3))
 		return ARCHIVE_COMP_BZIP2;
-	if (len >= 6 && !memcmp(p, "\xfd" "7zXZ\0", 6))
+	if (len >= 6 && !memcmp(p,
+				"\xfd"
+				"7zXZ\0",
+				6))
 		return ARCHIVE_COMP_XZ;
 	if (len >= 4 && !memcmp(p, "\x28\xb5\x2f\xfd", 4))
 		return ARCHIVE_COMP_ZSTD;
@@ -161,7 +162,8 @@ static void digests_fill(struct archive_digests *dg, struct archive_sha *c,
 	dg->uncompressed_size = usize;
 }
 
-/* ---------------------------------------------------------------- compressor */
+/* ---------------------------------------------------------------- compressor
+ */
 
 enum backend {
 	BK_NONE,
@@ -187,8 +189,8 @@ struct archive_compressor {
 };
 
 /* Hand compressed bytes to the sink, hashing them. */
-static int comp_emit(struct archive_compressor *c, const void *buf,
-		     size_t len, struct error **err)
+static int comp_emit(struct archive_compressor *c, const void *buf, size_t len,
+		     struct error **err)
 {
 	if (!len)
 		return 0;
@@ -287,7 +289,8 @@ static int comp_run(struct archive_compressor *c, const void *buf, size_t len,
 			int ret = deflate(&c->z, end ? Z_FINISH : Z_NO_FLUSH);
 			if (ret == Z_STREAM_ERROR) {
 				c->failed = true;
-				error_set(err, KILN_EINTERNAL, "deflate failed");
+				error_set(err, KILN_EINTERNAL,
+					  "deflate failed");
 				return -1;
 			}
 			if (comp_emit(c, c->obuf, CHUNK - c->z.avail_out, err))
@@ -316,7 +319,7 @@ static int comp_run(struct archive_compressor *c, const void *buf, size_t len,
 				return -1;
 			if (end ? c->isal.internal_state.state == ZSTATE_END
 				: c->isal.avail_in == 0 &&
-					  c->isal.avail_out != 0)
+					    c->isal.avail_out != 0)
 				return 0;
 		}
 #endif
@@ -325,8 +328,8 @@ static int comp_run(struct archive_compressor *c, const void *buf, size_t len,
 		for (;;) {
 			ZSTD_outBuffer o = { c->obuf, CHUNK, 0 };
 			size_t ret = ZSTD_compressStream2(
-				c->zstd, &o, &in, end ? ZSTD_e_end
-						      : ZSTD_e_continue);
+				c->zstd, &o, &in,
+				end ? ZSTD_e_end : ZSTD_e_continue);
 			if (ZSTD_isError(ret)) {
 				c->failed = true;
 				error_set(err, KILN_EINTERNAL, "zstd: %s",
@@ -398,7 +401,8 @@ void archive_compressor_free(struct archive_compressor *c)
 	free(c);
 }
 
-/* ---------------------------------------------------------------- decompressor */
+/* ---------------------------------------------------------------- decompressor
+ */
 
 struct archive_decompressor {
 	const struct archive_input *in;
@@ -459,8 +463,7 @@ static int dec_refill(struct archive_decompressor *d, struct error **err)
 	return 1;
 }
 
-static la_ssize_t la_read_cb(struct archive *a, void *cookie,
-			     const void **buf)
+static la_ssize_t la_read_cb(struct archive *a, void *cookie, const void **buf)
 {
 	struct archive_decompressor *d = cookie;
 	struct error *e = NULL;

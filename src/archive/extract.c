@@ -14,6 +14,7 @@
 #include <archive.h>
 #include <archive_entry.h>
 #include <dirent.h>
+#include <limits.h>
 #include <linux/openat2.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -105,7 +106,8 @@ static size_t split_path(const char *path, const char **base)
 	return slash - path;
 }
 
-/* ---------------------------------------------------------------- resolution */
+/* ---------------------------------------------------------------- resolution
+ */
 
 /*
  * Open directory `path` (relative, may be empty) inside the root.
@@ -160,8 +162,9 @@ static int open_parent(struct extractor *x, const char *path, size_t len,
 	cache_drop(x);
 	fd = open_in_root(x->rootfd, dir.buf);
 	if (fd < 0 && errno == ENOSYS) {
-		error_set(err, ENOSYS, "openat2 is not supported by this "
-				       "kernel (Linux 5.6 or later needed)");
+		error_set(err, ENOSYS,
+			  "openat2 is not supported by this "
+			  "kernel (Linux 5.6 or later needed)");
 		strbuf_release(&dir);
 		return -1;
 	}
@@ -284,8 +287,8 @@ static int purge_lower(struct extractor *x, int dirfd, struct strbuf *path,
 				error_set_errno(err, "remove '%s'", path->buf);
 				ret = -1;
 			}
-		} else if (fstatat(fd, de->d_name, &sb,
-				   AT_SYMLINK_NOFOLLOW) == 0 &&
+		} else if (fstatat(fd, de->d_name, &sb, AT_SYMLINK_NOFOLLOW) ==
+				   0 &&
 			   S_ISDIR(sb.st_mode)) {
 			int sub = openat(fd, de->d_name,
 					 O_RDONLY | O_DIRECTORY | O_NOFOLLOW |
@@ -314,8 +317,8 @@ static void xattr_skip(struct extractor *x)
  * Overlay's own xattrs are dropped: in an overlay lowerdir they would be
  * interpreted (redirects, metacopy) and could point outside the layer.
  */
-static int apply_xattrs(struct extractor *x, struct archive_entry *ent,
-			int fd, int pfd, const char *name, const char *path,
+static int apply_xattrs(struct extractor *x, struct archive_entry *ent, int fd,
+			int pfd, const char *name, const char *path,
 			struct error **err)
 {
 	const char *k;
@@ -333,8 +336,10 @@ static int apply_xattrs(struct extractor *x, struct archive_entry *ent,
 	}
 	snprintf(proc, sizeof(proc), "/proc/self/fd/%d/%s", pfd, name);
 	while (archive_entry_xattr_next(ent, &k, &v, &vn) == ARCHIVE_OK) {
-		if (starts_with(k, "trusted.overlay.") ||
-		    starts_with(k, "user.overlay.")) {
+		if (starts_with(k, "trusted.overlay.") || starts_with(k, "user."
+									 "overl"
+									 "ay"
+									 ".")) {
 			xattr_skip(x);
 			continue;
 		}
@@ -397,8 +402,7 @@ static struct timespec entry_mtime(struct archive_entry *ent)
 	return t;
 }
 
-static void record_dir(struct extractor *x, const char *path,
-		       struct timespec t)
+static void record_dir(struct extractor *x, const char *path, struct timespec t)
 {
 	ALLOC_GROW(x->dirs, x->dirs_nr + 1, x->dirs_alloc);
 	x->dirs[x->dirs_nr].path = xstrdup(path);
@@ -406,7 +410,8 @@ static void record_dir(struct extractor *x, const char *path,
 	x->dirs_nr++;
 }
 
-/* Directory mtimes last, deepest first, so creating children cannot bump them. */
+/* Directory mtimes last, deepest first, so creating children cannot bump them.
+ */
 static int apply_dir_times(struct extractor *x, struct error **err)
 {
 	for (size_t i = x->dirs_nr; i-- > 0;) {
@@ -474,11 +479,11 @@ static int do_whiteout(struct extractor *x, const char *path, size_t dl,
 				return -1;
 			}
 			cleanup_close int fd =
-				full.len ? openat(pfd, b,
-						  O_RDONLY | O_DIRECTORY |
-							  O_NOFOLLOW |
-							  O_CLOEXEC)
-					 : fcntl(x->rootfd, F_DUPFD_CLOEXEC, 0);
+				full.len
+					? openat(pfd, b,
+						 O_RDONLY | O_DIRECTORY |
+							 O_NOFOLLOW | O_CLOEXEC)
+					: fcntl(x->rootfd, F_DUPFD_CLOEXEC, 0);
 			if (fd < 0 && errno == ENOENT) {
 				if (mkdirat(pfd, b, 0755) == 0)
 					fd = openat(pfd, b,
@@ -536,7 +541,8 @@ static int do_whiteout(struct extractor *x, const char *path, size_t dl,
 			return -1;
 		}
 		/* Overlay mode: the 0/0 character device is the whiteout. */
-		if (overlay && mknodat(pfd, victim, S_IFCHR, makedev(0, 0)) < 0) {
+		if (overlay &&
+		    mknodat(pfd, victim, S_IFCHR, makedev(0, 0)) < 0) {
 			error_set_errno(err, "mknod whiteout '%s'", full.buf);
 			ret = -1;
 		}
@@ -590,8 +596,8 @@ static int extract_hardlink(struct extractor *x, int pfd, const char *base,
 			strbuf_release(&target);
 			return 0; /* a link to itself */
 		}
-		error_set(err, KILN_ECORRUPT, "entry '%s': hardlink to the root",
-			  path);
+		error_set(err, KILN_ECORRUPT,
+			  "entry '%s': hardlink to the root", path);
 		strbuf_release(&target);
 		return -1;
 	}
@@ -687,8 +693,8 @@ static int extract_entry(struct extractor *x, struct archive *a,
 		return -1;
 	}
 
-	int kept = make_room(x, pfd, base, hl ? AE_IFREG : type, path->buf,
-			     err);
+	int kept =
+		make_room(x, pfd, base, hl ? AE_IFREG : type, path->buf, err);
 	if (kept < 0)
 		return -1;
 	if (hl)
@@ -700,11 +706,10 @@ static int extract_entry(struct extractor *x, struct archive *a,
 	switch (type) {
 	case AE_IFREG: {
 		/* O_EXCL: never opens an existing name, symlink or not. */
-		cleanup_close int fd =
-			openat(pfd, base,
-			       O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW |
-				       O_CLOEXEC,
-			       0600);
+		cleanup_close int fd = openat(pfd, base,
+					      O_WRONLY | O_CREAT | O_EXCL |
+						      O_NOFOLLOW | O_CLOEXEC,
+					      0600);
 		if (fd < 0) {
 			error_set_errno(err, "create '%s'", path->buf);
 			return -1;
@@ -735,9 +740,9 @@ static int extract_entry(struct extractor *x, struct archive *a,
 			error_set_errno(err, "mkdir '%s'", path->buf);
 			return -1;
 		}
-		cleanup_close int fd = openat(
-			pfd, base,
-			O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+		cleanup_close int fd =
+			openat(pfd, base,
+			       O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 		if (fd < 0) {
 			error_set_errno(err, "open '%s'", path->buf);
 			return -1;
@@ -754,7 +759,8 @@ static int extract_entry(struct extractor *x, struct archive *a,
 				  "entry '%s': bad symlink target", path->buf);
 			return -1;
 		}
-		/* The target is only data here; it is resolved in-root later. */
+		/* The target is only data here; it is resolved in-root later.
+		 */
 		if (symlinkat(target, pfd, base) < 0) {
 			error_set_errno(err, "symlink '%s'", path->buf);
 			return -1;
@@ -772,10 +778,11 @@ static int extract_entry(struct extractor *x, struct archive *a,
 	case AE_IFIFO: {
 		dev_t dev = makedev(archive_entry_rdevmajor(ent),
 				    archive_entry_rdevminor(ent));
-		if (mknodat(pfd, base, type | 0600, type == AE_IFIFO ? 0 : dev) <
-		    0) {
+		if (mknodat(pfd, base, type | 0600,
+			    type == AE_IFIFO ? 0 : dev) < 0) {
 			/* Devices need CAP_MKNOD: skip and count them. */
-			if (type != AE_IFIFO && (errno == EPERM || errno == EACCES)) {
+			if (type != AE_IFIFO &&
+			    (errno == EPERM || errno == EACCES)) {
 				x->st->skipped_devices++;
 				return 0;
 			}

@@ -105,8 +105,7 @@ int archive_tar_guard_feed(struct archive_tar_guard *g, const void *buf,
 	return 0;
 }
 
-static la_ssize_t src_read_cb(struct archive *a, void *cookie,
-			      const void **buf)
+static la_ssize_t src_read_cb(struct archive *a, void *cookie, const void **buf)
 {
 	struct archive_tar_source *src = cookie;
 
@@ -152,8 +151,8 @@ int archive_tar_source_open(struct archive_tar_source *src,
 	return 0;
 }
 
-void archive_tar_source_error(struct archive_tar_source *src,
-			      const char *what, struct error **err)
+void archive_tar_source_error(struct archive_tar_source *src, const char *what,
+			      struct error **err)
 {
 	struct error *e = NULL;
 
@@ -178,8 +177,7 @@ void archive_tar_source_error(struct archive_tar_source *src,
 		error_free(e);
 }
 
-int archive_tar_source_drain(struct archive_tar_source *src,
-			     struct error **err)
+int archive_tar_source_drain(struct archive_tar_source *src, struct error **err)
 {
 	while (!src->eof) {
 		ssize_t n = archive_decompressor_read(src->dec, src->buf,

@@ -12,6 +12,7 @@
 #include <archive.h>
 #include <archive_entry.h>
 #include <dirent.h>
+#include <limits.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
 #include <sys/xattr.h>
@@ -32,8 +33,8 @@ struct walker {
 	const char *opaque_xattr;
 };
 
-static la_ssize_t tar_write_cb(struct archive *a, void *cookie,
-			       const void *buf, size_t len)
+static la_ssize_t tar_write_cb(struct archive *a, void *cookie, const void *buf,
+			       size_t len)
 {
 	struct walker *w = cookie;
 	if (w->out(w->cookie, buf, len, &w->cb_err) < 0) {
@@ -57,8 +58,10 @@ static int la_fail(struct walker *w, const char *path, struct error **err)
 
 static bool is_overlay_xattr(const char *name)
 {
-	return starts_with(name, "trusted.overlay.") ||
-	       starts_with(name, "user.overlay.");
+	return starts_with(name, "trusted.overlay.") || starts_with(name, "user"
+									  ".ove"
+									  "rlay"
+									  ".");
 }
 
 static int cmp_str(const void *a, const void *b)
@@ -85,8 +88,7 @@ static int add_xattrs(struct walker *w, int dirfd, const char *name,
 		error_set_errno(err, "listxattr '%s'", path);
 		return -1;
 	}
-	cleanup_free const char **names =
-		xcalloc(n / 2 + 1, sizeof(*names));
+	cleanup_free const char **names = xcalloc(n / 2 + 1, sizeof(*names));
 	size_t nr = 0;
 	for (ssize_t i = 0; i < n; i += strlen(list + i) + 1)
 		if (!is_overlay_xattr(list + i))

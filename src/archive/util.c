@@ -12,8 +12,8 @@ static uint64_t fnv1a(const char *s)
 	return h;
 }
 
-static struct archive_strset_slot *
-find_slot(struct archive_strset_slot *slots, size_t alloc, const char *key)
+static struct archive_strset_slot *find_slot(struct archive_strset_slot *slots,
+					     size_t alloc, const char *key)
 {
 	size_t mask = alloc - 1, i = fnv1a(key) & mask;
 	while (slots[i].key && strcmp(slots[i].key, key))

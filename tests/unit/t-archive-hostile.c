@@ -137,10 +137,8 @@ static void run_case(const char *name)
 		if (!*nl)
 			break;
 	}
-	for (const char *ext = ".tar"; ext; ext = *ext == '.' &&
-						  !strcmp(ext, ".tar") ?
-					      ".tar.gz" :
-					      NULL) {
+	for (const char *ext = ".tar"; ext;
+	     ext = *ext == '.' && !strcmp(ext, ".tar") ? ".tar.gz" : NULL) {
 		char *p = xstrfmt(DATA_DIR "/%s%s", name, ext);
 		if (!access(p, R_OK)) {
 			data = p;
@@ -182,10 +180,10 @@ static void run_case(const char *name)
 		} else if (skip_prefix(l, "setup-symlink: ", &v)) {
 			char *sp = strchr(v, ' ');
 			char *p = xstrfmt("%s/%.*s", rootp, (int)(sp - v), v);
-			char *target = starts_with(sp + 1, "@OUTSIDE@") ?
-					       xstrfmt("%s%s", outside,
-						       sp + 1 + 9) :
-					       xstrdup(sp + 1);
+			char *target =
+				starts_with(sp + 1, "@OUTSIDE@")
+					? xstrfmt("%s%s", outside, sp + 1 + 9)
+					: xstrdup(sp + 1);
 			if (symlink(target, p) < 0)
 				die_errno("symlink '%s'", p);
 			free(p);
