@@ -9,6 +9,7 @@
 # Input: $ROOTFS_TAR, else /var/tmp/kiln-cache/gcc-rootfs.tar, made with
 #   mmdebstrap --variant=minbase --include=gcc,libc6-dev bookworm
 # (falls back to a tarball of /usr when mmdebstrap cannot run).
+[ -n "${BASH_VERSION:-}" ] || exec bash "$0" "$@"
 set -u
 cd "$(dirname "$0")/.."
 KILN=${KILN_BIN:-$PWD/kiln}

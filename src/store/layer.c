@@ -5,6 +5,7 @@
  * the same layer at once, the second rename fails and its copy is dropped.
  */
 #include "store/store-internal.h"
+#include "archive/archive.h"
 
 #include <sys/stat.h>
 
@@ -90,4 +91,50 @@ int store_layer_commit(struct store *s, const char *staging, const char *diffid,
 		return -1;
 	}
 	return store_fsync_dir(lfd, "layers", err);
+}
+
+char *store_layer_unpack(struct store *s, const char *blob_digest,
+			 const char *diffid, bool userxattr, struct error **err)
+{
+	if (!store_digest_valid(diffid)) {
+		error_set(err, KILN_EINVAL, "unpack: invalid diffID '%s'",
+			  diffid ? diffid : "");
+		return NULL;
+	}
+	if (store_layer_exists(s, diffid))
+		return store_layer_path(s, diffid);
+	cleanup_free char *staging = store_layer_begin(s, err);
+	if (!staging)
+		return NULL;
+	cleanup_close int bfd = store_blob_open(s, blob_digest, NULL, err);
+	cleanup_close int rfd =
+		open(staging, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (bfd < 0 || rfd < 0) {
+		if (rfd < 0)
+			error_set_errno(err, "open '%s'", staging);
+		store_layer_abort(s, staging);
+		return NULL;
+	}
+	cleanup_free char *what = xstrfmt("layer %s", blob_digest);
+	struct archive_input in = { archive_fd_read, &bfd };
+	struct archive_extract_opts opts = {
+		.whiteouts = ARCHIVE_WHITEOUT_OVERLAY,
+		.userxattr = userxattr,
+		.what = what,
+	};
+	struct archive_extract_stats stats;
+	if (archive_extract(rfd, &in, &opts, &stats, err) < 0) {
+		store_layer_abort(s, staging);
+		return NULL;
+	}
+	if (strcmp(stats.digests.uncompressed, diffid)) {
+		error_set(err, KILN_ECORRUPT,
+			  "layer '%s': content has diffID '%s', expected '%s'",
+			  blob_digest, stats.digests.uncompressed, diffid);
+		store_layer_abort(s, staging);
+		return NULL;
+	}
+	if (store_layer_commit(s, staging, diffid, err) < 0)
+		return NULL;
+	return store_layer_path(s, diffid);
 }

@@ -375,6 +375,16 @@ int store_layer_commit(struct store *s, const char *staging, const char *diffid,
 		       struct error **err);
 /* Remove a staging directory (after a failed extraction). */
 void store_layer_abort(struct store *s, const char *staging);
+/*
+ * Make sure layers/<diffid-hex>/ exists: extract the layer blob
+ * `blob_digest` into a staging dir as an overlay lower dir (whiteouts as
+ * 0/0 character devices and opaque xattrs; `userxattr` for rootless),
+ * check that the content hashes to `diffid` (KILN_ECORRUPT otherwise), and
+ * commit it.  Returns the directory's path (caller frees) or NULL.
+ */
+char *store_layer_unpack(struct store *s, const char *blob_digest,
+			 const char *diffid, bool userxattr,
+			 struct error **err);
 
 /* ------------------------------------------------------------ gc, fsck */
 

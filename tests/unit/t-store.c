@@ -242,6 +242,25 @@ static void test_ingest(struct store *s)
 		   !strcmp(got, diffid) && usize == n,
 	   "layer info recomputed from the blob");
 
+	char *dir = store_layer_unpack(s, res.digest, diffid, false, &e);
+	char *hello = dir ? xstrfmt("%s/hello.txt", dir) : NULL;
+	struct stat st;
+	ok(hello && stat(hello, &st) == 0 && st.st_size == 5, "unpack a layer "
+							      "into layers/");
+	if (e)
+		printf("# %s\n", e->msg);
+	error_clear(&e);
+	free(hello);
+	free(dir);
+	ok(store_layer_exists(s, diffid), "the unpacked layer exists");
+	char wrong[STORE_DIGEST_MAX];
+	store_digest_buf("x", 1, wrong);
+	dir = store_layer_unpack(s, res.digest, wrong, false, &e);
+	ok(!dir && e && e->code == KILN_ECORRUPT, "unpacking under the wrong "
+						  "diffID fails");
+	error_clear(&e);
+	is_int(count_dir("tmp"), 0, "no staging leftovers after unpacking");
+
 	in = store_ingest_begin(s, STORE_INGEST_LAYER, &e);
 	store_ingest_write(in, "{\"not\":\"a tar\"}", 15, &e);
 	ok(store_ingest_commit(in, NULL, &res, &e) < 0 && e &&
