@@ -488,7 +488,7 @@ int cmd_import(int argc, char **argv)
 		      src);
 		return 1;
 	}
-	int fd = !strcmp(src, "-") ? dup(STDIN_FILENO)
+	int fd = !strcmp(src, "-") ? fcntl(STDIN_FILENO, F_DUPFD_CLOEXEC, 3)
 				   : open(src, O_RDONLY | O_CLOEXEC);
 	if (fd < 0) {
 		error("open '%s': %s", src, strerror(errno));

@@ -329,8 +329,9 @@ int cmd_load(int argc, char **argv)
 			     false);
 	if (argc)
 		usage_error("load", "\"kiln load\" accepts no arguments");
-	int fd = input && strcmp(input, "-") ? open(input, O_RDONLY | O_CLOEXEC)
-					     : dup(STDIN_FILENO);
+	int fd = input && strcmp(input, "-")
+			 ? open(input, O_RDONLY | O_CLOEXEC)
+			 : fcntl(STDIN_FILENO, F_DUPFD_CLOEXEC, 3);
 	if (fd < 0) {
 		error("open '%s': %s", input, strerror(errno));
 		return 1;
@@ -353,8 +354,10 @@ int cmd_load(int argc, char **argv)
 	struct archive_member m;
 	while (!ret) {
 		int k = archive_reader_next(r, &m, &e);
-		if (k < 0)
+		if (k < 0) {
+			error_wrap(&e, "'%s'", input ? input : "-");
 			ret = -1;
+		}
 		if (k <= 0)
 			break;
 		if (!S_ISREG(m.mode))

@@ -384,7 +384,7 @@ int cmd_save(int argc, char **argv)
 			ret = -1;
 		}
 	} else if (!ret) {
-		fd = dup(STDOUT_FILENO);
+		fd = fcntl(STDOUT_FILENO, F_DUPFD_CLOEXEC, 3);
 	}
 	struct saver sv = { s, NULL, 0, STRVEC_INIT, NULL };
 	if (!ret) {

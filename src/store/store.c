@@ -258,7 +258,7 @@ static int mkdir_p(const char *path, struct error **err)
 
 static bool dir_is_empty(int fd)
 {
-	int dfd = dup(fd);
+	int dfd = fcntl(fd, F_DUPFD_CLOEXEC, 3);
 	if (dfd < 0)
 		return false;
 	DIR *d = fdopendir(dfd);
