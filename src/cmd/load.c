@@ -350,7 +350,11 @@ int cmd_load(int argc, char **argv)
 	struct error *e = NULL;
 	struct archive_input in = { archive_fd_read, &fd };
 	struct archive_reader *r = archive_reader_new(&in, &e);
-	int ret = r ? 0 : -1;
+	int ret = 0;
+	if (!r) {
+		error_wrap(&e, "'%s'", input ? input : "-");
+		ret = -1;
+	}
 	struct archive_member m;
 	while (!ret) {
 		int k = archive_reader_next(r, &m, &e);
