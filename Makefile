@@ -42,6 +42,9 @@ UNIT_BINS := $(UNIT_SRCS:tests/unit/%.c=$(O)/tests/%)
 CONF_SRCS := $(sort $(wildcard tests/conformance/c-*.c))
 CONF_BINS := $(CONF_SRCS:tests/conformance/%.c=$(O)/tests/%)
 FUZZ_SRCS := $(sort $(wildcard tests/fuzz/fuzz-*.c))
+# Helper programs the shell tests drive (not TAP producers).
+HELPER_SRCS := $(sort $(wildcard tests/helpers/*.c))
+HELPER_BINS := $(HELPER_SRCS:tests/helpers/%.c=$(O)/tests/%)
 
 all: kiln
 
@@ -62,7 +65,10 @@ $(O)/tests/%: $(O)/tests/unit/%.o $(LIB)
 $(O)/tests/c-%: $(O)/tests/conformance/c-%.o $(LIB)
 	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(LIBS)
 
-test-bins: kiln $(UNIT_BINS) $(CONF_BINS)
+$(HELPER_BINS): $(O)/tests/%: $(O)/tests/helpers/%.o $(LIB)
+	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(LIBS)
+
+test-bins: kiln $(UNIT_BINS) $(CONF_BINS) $(HELPER_BINS)
 
 # Every test reports TAP; tests/run-tests.sh counts and prints the summary.
 check: test-bins
@@ -74,7 +80,7 @@ unit: $(UNIT_BINS)
 conformance: kiln $(CONF_BINS)
 	@O=$(O) sh tests/run-tests.sh conformance
 
-integration: kiln
+integration: kiln $(HELPER_BINS)
 	@O=$(O) sh tests/run-tests.sh integration
 
 # libFuzzer targets: always clang, always with ASan+UBSan.
