@@ -350,6 +350,15 @@ static void setup_common(struct registry_client *c, CURL *h, bool insecure,
 	curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, on_write);
 	curl_easy_setopt(h, CURLOPT_WRITEDATA, x);
 	curl_easy_setopt(h, CURLOPT_ERRORBUFFER, x->resp->curl_msg);
+	/* KILN_REGISTRY_MAX_SPEED: bytes per second a transfer may use */
+	const char *rate = getenv("KILN_REGISTRY_MAX_SPEED");
+	unsigned long long bps;
+	if (rate && !parse_uint(rate, LLONG_MAX, &bps) && bps) {
+		curl_easy_setopt(h, CURLOPT_MAX_RECV_SPEED_LARGE,
+				 (curl_off_t)bps);
+		curl_easy_setopt(h, CURLOPT_MAX_SEND_SPEED_LARGE,
+				 (curl_off_t)bps);
+	}
 	if (getenv("KILN_DEBUG")) {
 		curl_easy_setopt(h, CURLOPT_DEBUGFUNCTION, on_debug);
 		curl_easy_setopt(h, CURLOPT_VERBOSE, 1L);
