@@ -968,8 +968,19 @@ void http_status_error(struct http_req *req, struct http_resp *resp,
 			     : resp->status == 404 ? "not found"
 			     : resp->status == 429 ? "too many requests"
 						   : "unexpected status";
-	error_set(err, code, "%s %s%s: %ld %s%s%s", req->method,
+	const char *hint = "";
+	cleanup_free char *h = NULL;
+	if (resp->status == 401 && req->ep->creds.user) {
+		h = xstrfmt(" (the credentials of '%s' were refused)",
+			    req->ep->creds.user);
+		hint = h;
+	} else if (resp->status == 401 && !req->ep->creds.identity_token) {
+		h = xstrfmt(" (no credentials for '%s': use 'kiln login')",
+			    req->ep->auth_name);
+		hint = h;
+	}
+	error_set(err, code, "%s %s%s: %ld %s%s%s%s", req->method,
 		  starts_with(req->url, "http") ? "" : req->ep->host,
 		  req->url, resp->status, reason, text ? ": " : "",
-		  text ? text : "");
+		  text ? text : "", hint);
 }

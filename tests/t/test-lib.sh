@@ -198,6 +198,18 @@ free_port() {
 	python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
 }
 
+# wait_port PORT: until something listens on 127.0.0.1:PORT, at most ~10s.
+wait_port() {
+	local i=0
+	while [ $i -lt 100 ]; do
+		(exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null && return 0
+		sleep 0.1
+		i=$((i + 1))
+	done
+	echo "nothing listens on 127.0.0.1:$1" >&2
+	return 1
+}
+
 # wait_http URL: until anything answers (any status), at most ~10s.
 wait_http() {
 	local i=0
@@ -210,7 +222,7 @@ wait_http() {
 	return 1
 }
 
-# start_registry NAME [--tls CERT KEY] [--htpasswd FILE]
+# start_registry NAME [--tls CERT KEY [--clientca CA]] [--htpasswd FILE]
 #                [--token REALM SERVICE ISSUER ROOTCERTS] [--port N]
 # Runs Debian's docker-registry on 127.0.0.1 with its storage in
 # $TRASH/NAME; sets REGISTRY_PORT and REGISTRY (127.0.0.1:PORT) and leaves
@@ -227,6 +239,9 @@ start_registry() {
 		--tls) tls="  tls:
     certificate: $2
     key: $3"; shift 3 ;;
+		--clientca) tls="$tls
+    clientcas:
+      - $2"; shift 2 ;;
 		--htpasswd) auth="auth:
   htpasswd:
     realm: kiln-test
@@ -271,7 +286,7 @@ restart_registry() {
 	setsid docker-registry serve "$d/config.yml" >>"$d/log" 2>&1 </dev/null &
 	echo $! >"$d/pid"
 	test_daemon_started $!
-	wait_http "$(cat "$d/scheme")://$REGISTRY/v2/" || {
+	wait_port "$REGISTRY_PORT" || {
 		cat "$d/log" >&2
 		return 1
 	}
@@ -291,7 +306,7 @@ start_fixture() {
 	shift 2
 	setsid "$@" >>"$TRASH/$name.log" 2>&1 </dev/null &
 	test_daemon_started $!
-	wait_http "http://127.0.0.1:$port/"
+	wait_port "$port"
 }
 
 # make_image DIR TAG [make-oci-layout options]: an OCI layout of the busybox
@@ -308,3 +323,22 @@ seed_registry() {
 }
 # registry_get ARGS: the registry client test driver.
 registry_get() { "$KILN_HELPERS/registry-get" "$@"; }
+
+# make_ca DIR: a test CA (DIR/ca.crt, ca.key) and a server certificate for
+# 127.0.0.1 and localhost (DIR/server.crt, server.key) signed by it, and a
+# client certificate (DIR/client.cert, client.key).
+make_ca() {
+	local d=$1
+	mkdir -p "$d" &&
+	openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj /CN=kiln-test-ca \
+		-keyout "$d/ca.key" -out "$d/ca.crt" 2>/dev/null &&
+	openssl req -newkey rsa:2048 -nodes -subj /CN=127.0.0.1 \
+		-keyout "$d/server.key" -out "$d/server.csr" 2>/dev/null &&
+	printf 'subjectAltName=IP:127.0.0.1,DNS:localhost\n' >"$d/ext" &&
+	openssl x509 -req -in "$d/server.csr" -CA "$d/ca.crt" -CAkey "$d/ca.key" \
+		-CAcreateserial -days 2 -extfile "$d/ext" -out "$d/server.crt" 2>/dev/null &&
+	openssl req -newkey rsa:2048 -nodes -subj /CN=kiln-client \
+		-keyout "$d/client.key" -out "$d/client.csr" 2>/dev/null &&
+	openssl x509 -req -in "$d/client.csr" -CA "$d/ca.crt" -CAkey "$d/ca.key" \
+		-CAcreateserial -days 2 -out "$d/client.cert" 2>/dev/null
+}
