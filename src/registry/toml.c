@@ -295,11 +295,15 @@ static struct toml_value *parse_array(struct toml_parser *tp)
 		}
 		array_push(a, v);
 		skip_ws_nl(tp);
-		if (tp->p < tp->end && *tp->p == ',') {
+		if (tp->p >= tp->end) {
+			perr(tp, "unterminated array");
+			break;
+		}
+		if (*tp->p == ',') {
 			tp->p++;
 			continue;
 		}
-		if (tp->p < tp->end && *tp->p == ']')
+		if (*tp->p == ']')
 			continue;
 		perr(tp, "expected ',' or ']' in array");
 		break;
@@ -355,8 +359,10 @@ static struct toml_value *parse_value(struct toml_parser *tp)
 			okay = false;
 		for (; q < b + n && okay; q++) {
 			if (*q >= '0' && *q <= '9') {
-				if (val > (LLONG_MAX - 9) / 10)
+				if (val > (LLONG_MAX - 9) / 10) {
 					okay = false;
+					break;
+				}
 				val = val * 10 + (*q - '0');
 				last_digit = true;
 			} else if (*q == '_' && last_digit) {
