@@ -5,6 +5,8 @@
 #include "cmd/cmd.h"
 
 const struct cmd_entry kiln_commands[] = {
+	{ "login", cmd_login, "Log in to a registry" },
+	{ "logout", cmd_logout, "Log out from a registry" },
 	{ "version", cmd_version, "Show the kiln version" },
 	{ "help", cmd_help, "Show help for kiln or one of its commands" },
 	{ NULL, NULL, NULL },

@@ -77,5 +77,7 @@ extern const struct cmd_entry kiln_commands[];
 
 int cmd_help(int argc, char **argv);
 int cmd_version(int argc, char **argv);
+int cmd_login(int argc, char **argv);
+int cmd_logout(int argc, char **argv);
 
 #endif

@@ -632,3 +632,14 @@ char *registry_redact_header(const char *line, size_t len)
 		len--;
 	return xstrndup(line, len);
 }
+
+int registry_auth_lookup_user(const char *authfile, const char *key,
+			      char **user, struct error **err)
+{
+	struct registry_creds cr = { 0 };
+	int ret = registry_creds_lookup(authfile, key, &cr, err);
+	if (ret > 0)
+		*user = xstrdup(cr.user ? cr.user : "<token>");
+	registry_creds_release(&cr);
+	return ret;
+}

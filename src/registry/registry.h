@@ -216,6 +216,12 @@ char *registry_auth_file_path(const char *authfile);
  */
 int registry_auth_store(const char *path, const char *key, const char *user,
 			const char *password, struct error **err);
+/*
+ * The user name stored for `key` wherever registry_creds_lookup() looks
+ * (with `authfile` as it does): 1 and *user (caller frees), 0 if none.
+ */
+int registry_auth_lookup_user(const char *authfile, const char *key,
+			      char **user, struct error **err);
 /* Remove every entry of `path`. */
 int registry_auth_remove_all(const char *path, struct error **err);
 /* The key credentials are stored under: docker.io for its aliases. */
