@@ -11,7 +11,13 @@
 
 CC ?= cc
 PKG_CONFIG ?= pkg-config
-PKGS := jansson libarchive libcurl libcrypto libzstd zlib libseccomp libcap libisal
+PKGS := jansson libarchive libcurl libcrypto libzstd zlib libseccomp libcap
+# ISA-L is optional: without it gzip goes through zlib (archive/compress.c).
+HAVE_ISAL := $(shell $(PKG_CONFIG) --exists libisal 2>/dev/null && echo 1)
+ifeq ($(HAVE_ISAL),1)
+PKGS += libisal
+ISAL_CFLAGS := -DHAVE_ISAL
+endif
 
 CFLAGS ?= -O2 -g
 WARNINGS := -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
@@ -28,7 +34,7 @@ endif
 
 PKG_CFLAGS := $(shell $(PKG_CONFIG) --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS := $(shell $(PKG_CONFIG) --libs $(PKGS) 2>/dev/null)
-ALL_CFLAGS := -std=gnu11 $(WARNINGS) -Isrc $(PKG_CFLAGS) $(SAN_FLAGS) \
+ALL_CFLAGS := -std=gnu11 $(WARNINGS) -Isrc $(PKG_CFLAGS) $(ISAL_CFLAGS) $(SAN_FLAGS) \
 	-D_GNU_SOURCE -MMD -MP $(CFLAGS)
 ALL_LDFLAGS := $(SAN_FLAGS) $(LDFLAGS)
 LIBS := $(PKG_LIBS) -lpthread
@@ -43,7 +49,7 @@ CONF_SRCS := $(sort $(wildcard tests/conformance/c-*.c))
 CONF_BINS := $(CONF_SRCS:tests/conformance/%.c=$(O)/tests/%)
 FUZZ_SRCS := $(sort $(wildcard tests/fuzz/fuzz-*.c))
 # Helper programs the shell tests drive (not TAP producers).
-HELPER_SRCS := $(sort $(wildcard tests/helpers/*.c))
+HELPER_SRCS := $(sort $(filter-out tests/helpers/faultinject.c,$(wildcard tests/helpers/*.c)))
 HELPER_BINS := $(HELPER_SRCS:tests/helpers/%.c=$(O)/tests/%)
 
 all: kiln
@@ -68,7 +74,12 @@ $(O)/tests/c-%: $(O)/tests/conformance/c-%.o $(LIB)
 $(HELPER_BINS): $(O)/tests/%: $(O)/tests/helpers/%.o $(LIB)
 	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(LIBS)
 
-test-bins: kiln $(UNIT_BINS) $(CONF_BINS) $(HELPER_BINS)
+# LD_PRELOAD shim failing write/fsync/rename on demand (store fault tests).
+$(O)/tests/faultinject.so: tests/helpers/faultinject.c
+	@mkdir -p $(dir $@)
+	$(CC) -std=gnu11 -Wall -Wextra -O2 -g -fPIC -shared -o $@ $< -ldl
+
+test-bins: kiln $(UNIT_BINS) $(CONF_BINS) $(HELPER_BINS) $(O)/tests/faultinject.so
 
 # Every test reports TAP; tests/run-tests.sh counts and prints the summary.
 check: test-bins
@@ -80,7 +91,7 @@ unit: $(UNIT_BINS)
 conformance: kiln $(CONF_BINS)
 	@O=$(O) sh tests/run-tests.sh conformance
 
-integration: kiln $(HELPER_BINS)
+integration: kiln $(HELPER_BINS) $(O)/tests/faultinject.so
 	@O=$(O) sh tests/run-tests.sh integration
 
 # libFuzzer targets: always clang, always with ASan+UBSan.
@@ -95,8 +106,16 @@ fuzz:
 			-o out/fuzz/$$n $$f out/fuzz-lib/libkiln.a $(LIBS) || exit 1; \
 	done
 
-bench: kiln
-	sh bench/run.sh
+BENCH_SRCS := $(sort $(wildcard bench/*.c))
+BENCH_BINS := $(BENCH_SRCS:bench/%.c=$(O)/bench/%)
+
+$(O)/bench/%: $(O)/bench/%.o $(LIB)
+	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(LIBS)
+
+bench-bins: $(BENCH_BINS)
+
+bench: kiln $(BENCH_BINS)
+	@for s in bench/*.sh; do [ -f "$$s" ] && O=$(O) sh "$$s"; done; true
 
 format:
 	clang-format -i $$(git ls-files 'src/*.c' 'src/*.h' 'tests/*.c' 'tests/*.h')
@@ -104,7 +123,7 @@ format:
 clean:
 	rm -rf out kiln
 
-.PHONY: all check unit conformance integration fuzz bench format clean test-bins
+.PHONY: all check unit conformance integration fuzz bench bench-bins format clean test-bins
 .SECONDARY:
 
 -include $(shell find $(O) -name '*.d' 2>/dev/null)
