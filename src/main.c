@@ -16,6 +16,8 @@ const struct cmd_entry kiln_commands[] = {
 	{ "load", cmd_load, "Load images from a tar archive" },
 	{ "prune", cmd_prune, "Remove unused images and data" },
 	{ "fsck", cmd_fsck, "Verify the image store" },
+	{ "pull", cmd_pull, "Download an image from a registry" },
+	{ "push", cmd_push, "Upload an image to a registry" },
 	{ "login", cmd_login, "Log in to a registry" },
 	{ "logout", cmd_logout, "Log out from a registry" },
 	{ "version", cmd_version, "Show the kiln version" },

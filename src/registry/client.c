@@ -780,12 +780,8 @@ int registry_fetch_blobs(struct registry_client *c,
 /* ------------------------------------------------------------ push */
 
 struct push_ctx {
-	const char *digest;
-	uint64_t size;
-	registry_read_fn read;
-	void *data;
-	const char *mount_from;
-	enum registry_push_result *result;
+	struct registry_push_job *job;
+	CURL *h;
 	const void *manifest;
 	size_t len;
 	const char *media_type;
@@ -797,10 +793,19 @@ static int push_blob_at(struct registry_client *c, struct endpoint *ep,
 			void *data, struct error **err)
 {
 	struct push_ctx *p = data;
+	struct registry_push_job *j = p->job;
 	if (endpoint_load_creds(c, ep, err) < 0)
 		return -1;
-	return blob_push_at(c, ep, p->digest, p->size, p->read, p->data,
-			    p->mount_from, p->result, err);
+	return blob_push_at(c, ep, p->h, j->digest, j->size, j->read, j->data,
+			    j->mount_from, &j->result, err);
+}
+
+static void push_one(struct registry_client *c, const struct registry_ref *ref,
+		     struct registry_push_job *job, CURL *h)
+{
+	struct push_ctx p = { .job = job, .h = h };
+	cleanup_free char *what = xstrfmt("push blob %s to", job->digest);
+	each_endpoint(c, ref, true, what, push_blob_at, &p, &job->err);
 }
 
 int registry_push_blob(struct registry_client *c,
@@ -809,17 +814,89 @@ int registry_push_blob(struct registry_client *c,
 		       const char *mount_from, enum registry_push_result *result,
 		       struct error **err)
 {
-	enum registry_push_result dummy;
-	struct push_ctx p = {
+	struct registry_push_job job = {
 		.digest = digest,
 		.size = size,
 		.read = read,
 		.data = data,
 		.mount_from = mount_from,
-		.result = result ? result : &dummy,
 	};
-	cleanup_free char *what = xstrfmt("push blob %s to", digest);
-	return each_endpoint(c, ref, true, what, push_blob_at, &p, err);
+	push_one(c, ref, &job, c->curl);
+	if (result)
+		*result = job.result;
+	if (job.err) {
+		if (err && !*err)
+			*err = job.err;
+		else
+			error_free(job.err);
+		return -1;
+	}
+	return 0;
+}
+
+struct push_workers {
+	struct registry_client *c;
+	const struct registry_ref *ref;
+	struct registry_push_job *jobs;
+	size_t nr, next;
+	pthread_mutex_t lock;
+};
+
+static void *push_worker(void *data)
+{
+	struct push_workers *w = data;
+	CURL *h = http_handle();
+	for (;;) {
+		pthread_mutex_lock(&w->lock);
+		size_t i = w->next++;
+		pthread_mutex_unlock(&w->lock);
+		if (i >= w->nr)
+			break;
+		push_one(w->c, w->ref, &w->jobs[i], h);
+	}
+	curl_easy_cleanup(h);
+	return NULL;
+}
+
+int registry_push_blobs(struct registry_client *c,
+			const struct registry_ref *ref,
+			struct registry_push_job *jobs, size_t nr,
+			struct error **err)
+{
+	struct endpoints eps;
+	if (endpoints_for(c, ref, true, &eps, err) < 0)
+		return -1;
+	endpoints_release(&eps);
+	size_t n = nr < (size_t)c->o.parallel ? nr : (size_t)c->o.parallel;
+	if (n <= 1) {
+		for (size_t i = 0; i < nr; i++)
+			push_one(c, ref, &jobs[i], c->curl);
+	} else {
+		struct push_workers w = { .c = c, .ref = ref, .jobs = jobs,
+					  .nr = nr };
+		pthread_mutex_init(&w.lock, NULL);
+		pthread_t *t = xcalloc(n, sizeof(*t));
+		size_t started = 0;
+		for (size_t i = 0; i < n; i++)
+			if (!pthread_create(&t[i], NULL, push_worker, &w))
+				started++;
+			else
+				break;
+		if (!started)
+			push_worker(&w);
+		for (size_t i = 0; i < started; i++)
+			pthread_join(t[i], NULL);
+		free(t);
+		pthread_mutex_destroy(&w.lock);
+	}
+	for (size_t i = 0; i < nr; i++) {
+		if (jobs[i].err) {
+			error_set(err, jobs[i].err->code, "%s",
+				  jobs[i].err->msg);
+			return -1;
+		}
+	}
+	return 0;
 }
 
 static int push_manifest_at(struct registry_client *c, struct endpoint *ep,

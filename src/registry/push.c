@@ -12,13 +12,13 @@ static char *with_query(const char *location, const char *key,
 		       key, value);
 }
 
-static int upload(struct registry_client *c, struct endpoint *ep,
+static int upload(struct registry_client *c, CURL *h, struct endpoint *ep,
 		  const char *scope, struct http_req *req,
 		  struct http_resp *resp, long want, struct error **err)
 {
 	req->ep = ep;
 	req->scope = scope;
-	if (http_do(c, c->curl, req, resp, err) < 0)
+	if (http_do(c, h, req, resp, err) < 0)
 		return -1;
 	if (resp->status != want &&
 	    !(want == 202 && resp->status == 201 && req->read)) {
@@ -28,7 +28,7 @@ static int upload(struct registry_client *c, struct endpoint *ep,
 	return 0;
 }
 
-int blob_push_at(struct registry_client *c, struct endpoint *ep,
+int blob_push_at(struct registry_client *c, struct endpoint *ep, CURL *h,
 		 const char *digest, uint64_t size, registry_read_fn read,
 		 void *data, const char *mount_from,
 		 enum registry_push_result *result, struct error **err)
@@ -42,7 +42,7 @@ int blob_push_at(struct registry_client *c, struct endpoint *ep,
 		xstrfmt("/v2/%s/blobs/%s", ep->path, digest);
 	struct http_resp resp = { .err_body = STRBUF_INIT };
 	struct http_req head = { .method = "HEAD", .url = blob_url };
-	if (upload(c, ep, scope, &head, &resp, 200, NULL) == 0) {
+	if (upload(c, h, ep, scope, &head, &resp, 200, NULL) == 0) {
 		http_resp_release(&resp);
 		*result = REGISTRY_PUSH_EXISTS;
 		return 0;
@@ -66,7 +66,7 @@ int blob_push_at(struct registry_client *c, struct endpoint *ep,
 	}
 	struct http_req post = { .method = "POST",
 				 .url = mount ? mount_url : start };
-	if (upload(c, ep, scope, &post, &resp, 202, NULL) < 0 &&
+	if (upload(c, h, ep, scope, &post, &resp, 202, NULL) < 0 &&
 	    !(mount && resp.status == 201)) {
 		http_status_error(&post, &resp, err);
 		http_resp_release(&resp);
@@ -103,7 +103,7 @@ int blob_push_at(struct registry_client *c, struct endpoint *ep,
 			.read_len = n,
 			.has_body = true,
 		};
-		if (upload(c, ep, scope, &patch, &resp, 202, err) < 0) {
+		if (upload(c, h, ep, scope, &patch, &resp, 202, err) < 0) {
 			free(location);
 			http_resp_release(&resp);
 			return -1;
@@ -126,7 +126,7 @@ int blob_push_at(struct registry_client *c, struct endpoint *ep,
 		.read_len = size - off,
 		.has_body = true,
 	};
-	if (upload(c, ep, scope, &put, &resp, 201, err) < 0) {
+	if (upload(c, h, ep, scope, &put, &resp, 201, err) < 0) {
 		http_resp_release(&resp);
 		return -1;
 	}

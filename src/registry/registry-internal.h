@@ -279,7 +279,7 @@ struct blob_stream {
 /* Fetch / push one blob at one endpoint (blob.c, push.c). */
 int blob_fetch_at(struct registry_client *c, struct endpoint *ep,
 		  struct blob_stream *s, struct error **err);
-int blob_push_at(struct registry_client *c, struct endpoint *ep,
+int blob_push_at(struct registry_client *c, struct endpoint *ep, CURL *h,
 		 const char *digest, uint64_t size, registry_read_fn read,
 		 void *data, const char *mount_from,
 		 enum registry_push_result *result, struct error **err);

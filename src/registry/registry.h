@@ -181,6 +181,24 @@ int registry_push_blob(struct registry_client *c,
 		       const char *mount_from, enum registry_push_result *result,
 		       struct error **err);
 
+struct registry_push_job {
+	const char *digest;
+	uint64_t size;
+	registry_read_fn read; /* called from a worker thread */
+	void *data;
+	const char *mount_from; /* may be NULL */
+	enum registry_push_result result;
+	struct error *err; /* set when this blob failed; caller frees */
+};
+/*
+ * Push several blobs with up to options.parallel uploads at a time.
+ * Returns 0 when all succeeded, else -1 with *err the first failure.
+ */
+int registry_push_blobs(struct registry_client *c,
+			const struct registry_ref *ref,
+			struct registry_push_job *jobs, size_t nr,
+			struct error **err);
+
 /*
  * PUT a manifest under ref's tag (or its digest when there is no tag).
  * *digest (may be NULL; caller frees) receives the manifest's digest,
