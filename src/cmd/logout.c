@@ -10,14 +10,14 @@ int cmd_logout(int argc, char **argv)
 	const char *authfile = NULL;
 	bool all = false;
 	const struct opt opts[] = {
-		OPT_BOOL_('a', "all", &all, "Remove the credentials of every "
-					    "registry"),
+		OPT_BOOL_('a', "all", &all,
+			  "Remove the credentials of every "
+			  "registry"),
 		OPT_STRING_(0, "authfile", &authfile, "FILE",
 			    "Path of the authentication file"),
 		OPT_END_(),
 	};
-	argc = parse_options(argc, argv, opts,
-			     "kiln logout [OPTIONS] [SERVER]",
+	argc = parse_options(argc, argv, opts, "kiln logout [OPTIONS] [SERVER]",
 			     "Log out from a registry.", false);
 	if (argc > 1 || (all && argc))
 		usage_error("logout", all ? "--all takes no SERVER"
@@ -34,8 +34,8 @@ int cmd_logout(int argc, char **argv)
 		printf("Removed login credentials for all registries\n");
 		return 0;
 	}
-	cleanup_free char *key = registry_auth_key(argc ? argv[0]
-							: "docker.io");
+	cleanup_free char *key =
+		registry_auth_key(argc ? argv[0] : "docker.io");
 	if (registry_auth_store(path, key, NULL, NULL, &e) < 0) {
 		int code = e->code;
 		struct error *e2 = NULL;

@@ -57,8 +57,8 @@ static int pull_blobs(struct registry_client *c, struct store *s,
 		struct pull_blob *b = &blobs[i];
 		b->digest = json_string_value(json_object_get(d, "digest"));
 		b->size = json_integer_value(json_object_get(d, "size"));
-		b->media_type =
-			json_string_value(json_object_get(d, "mediaType"));
+		b->media_type = json_string_value(json_object_get(d, "mediaTyp"
+								     "e"));
 		if (!b->digest || !store_digest_valid(b->digest)) {
 			error_set(err, KILN_ECORRUPT,
 				  "manifest: invalid or unsupported digest "
@@ -111,8 +111,8 @@ static int pull_blobs(struct registry_client *c, struct store *s,
 			continue;
 		if (ret) {
 			store_ingest_abort(b->in);
-		} else if (store_ingest_commit(b->in, b->digest, &b->res,
-					       err) < 0) {
+		} else if (store_ingest_commit(b->in, b->digest, &b->res, err) <
+			   0) {
 			ret = -1;
 		} else if (!quiet && i) {
 			printf("%s: Pull complete\n", short_id(b->digest));
@@ -131,14 +131,13 @@ static int pull_blobs(struct registry_client *c, struct store *s,
 /* The config's rootfs.diff_ids must name the layers we got. */
 static int check_diffids(struct store *s, json_t *m, struct error **err)
 {
-	const char *cd =
-		json_string_value(json_object_get(json_object_get(m, "config"),
-						  "digest"));
+	const char *cd = json_string_value(
+		json_object_get(json_object_get(m, "config"), "digest"));
 	json_t *cfg = store_blob_read_json(s, cd, err);
 	if (!cfg)
 		return -1;
-	json_t *ids = json_object_get(json_object_get(cfg, "rootfs"),
-				      "diff_ids");
+	json_t *ids = json_object_get(json_object_get(cfg, "rootfs"), "diff_"
+								      "ids");
 	json_t *layers = json_object_get(m, "layers");
 	int ret = 0;
 	if (json_array_size(ids) != json_array_size(layers)) {
@@ -174,8 +173,8 @@ static int pull_image(struct registry_client *c, const struct registry_ref *ref,
 		      struct error **err)
 {
 	if (!is_image_manifest(mt)) {
-		error_set(err, KILN_EINVAL, "'%s': unsupported manifest type %s",
-			  what, mt);
+		error_set(err, KILN_EINVAL,
+			  "'%s': unsupported manifest type %s", what, mt);
 		return -1;
 	}
 	json_error_t je;
@@ -216,7 +215,8 @@ static int pull_image(struct registry_client *c, const struct registry_ref *ref,
 					.size = (int64_t)len };
 		struct store_refs refs = STORE_REFS_INIT;
 		if (!store_refs_read(s, &refs, NULL)) {
-			const struct store_ref *r = store_refs_find(&refs, name);
+			const struct store_ref *r =
+				store_refs_find(&refs, name);
 			same = had && r && !strcmp(r->digest, digest);
 		}
 		store_refs_release(&refs);
@@ -227,7 +227,7 @@ static int pull_image(struct registry_client *c, const struct registry_ref *ref,
 		printf("Digest: %s\n", digest);
 		printf("Status: %s %s\n",
 		       same ? "Image is up to date for"
-			   : "Downloaded newer image for",
+			    : "Downloaded newer image for",
 		       fam);
 		free(fam);
 	}
@@ -262,7 +262,8 @@ int cmd_pull(int argc, char **argv)
 			    "Path of registries.conf"),
 		OPT_END_(),
 	};
-	argc = parse_options(argc, argv, opts, "kiln pull [OPTIONS] NAME[:TAG|@DIGEST]",
+	argc = parse_options(argc, argv, opts,
+			     "kiln pull [OPTIONS] NAME[:TAG|@DIGEST]",
 			     "Download an image from a registry.", false);
 	if (argc != 1)
 		usage_error("pull", "\"kiln pull\" requires exactly 1 "
@@ -302,8 +303,8 @@ int cmd_pull(int argc, char **argv)
 		}
 	}
 	int ret = 0;
-	if (!ref || pull_image(c, ref, argv[0], m, len, mt, digest, quiet,
-			       &e) < 0) {
+	if (!ref ||
+	    pull_image(c, ref, argv[0], m, len, mt, digest, quiet, &e) < 0) {
 		error_print(e);
 		error_free(e);
 		ret = 1;

@@ -70,18 +70,17 @@ static int convert_type(json_t *obj, bool to_docker, struct error **err)
 }
 
 /* Rewrite the manifest in the other format; caller frees. */
-static char *convert(json_t *m, bool to_docker, size_t *len,
-		     struct error **err)
+static char *convert(json_t *m, bool to_docker, size_t *len, struct error **err)
 {
 	json_t *c = json_deep_copy(m);
 	int ret = convert_type(c, to_docker, err);
 	if (!ret)
-		ret = convert_type(json_object_get(c, "config"), to_docker, err);
+		ret = convert_type(json_object_get(c, "config"), to_docker,
+				   err);
 	size_t i;
 	json_t *l;
-	json_array_foreach(json_object_get(c, "layers"), i, l)
-		if (!ret)
-			ret = convert_type(l, to_docker, err);
+	json_array_foreach(json_object_get(c, "layers"), i, l) if (!ret)
+		ret = convert_type(l, to_docker, err);
 	if (to_docker)
 		json_object_del(c, "annotations");
 	char *out = ret ? NULL : json_dumps(c, JSON_COMPACT);
@@ -110,8 +109,8 @@ static void push_src_release(struct push_src *p)
 
 static int push_image(struct registry_client *c, struct store *s,
 		      const struct store_image *img, const char *format,
-		      const struct registry_ref *ref, bool quiet,
-		      char **pushed, size_t *pushed_len, struct error **err)
+		      const struct registry_ref *ref, bool quiet, char **pushed,
+		      size_t *pushed_len, struct error **err)
 {
 	struct strbuf raw = STRBUF_INIT;
 	if (store_blob_read(s, img->image_manifest_digest, &raw, 0, err) < 0)
@@ -143,8 +142,9 @@ static int push_image(struct registry_client *c, struct store *s,
 	for (size_t i = 0; i < nr; i++) {
 		json_t *d = i ? json_array_get(layers, i - 1)
 			      : json_object_get(img->manifest, "config");
-		const char *digest =
-			json_string_value(json_object_get(d, "digest"));
+		const char *digest = json_string_value(json_object_get(d, "dige"
+									  "s"
+									  "t"));
 		bool dup = false;
 		for (size_t j = 0; digest && j < p.nr; j++)
 			dup |= !strcmp(p.jobs[j].digest, digest);
@@ -176,7 +176,8 @@ static int push_image(struct registry_client *c, struct store *s,
 		if (j->err)
 			continue;
 		printf("%s: %s\n", short_id(j->digest),
-		       j->result == REGISTRY_PUSH_EXISTS    ? "Layer already exists"
+		       j->result == REGISTRY_PUSH_EXISTS    ? "Layer already "
+							      "exists"
 		       : j->result == REGISTRY_PUSH_MOUNTED ? "Mounted"
 							    : "Pushed");
 	}

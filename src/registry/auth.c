@@ -65,8 +65,8 @@ char *registry_auth_key(const char *registry)
 
 /* ------------------------------------------------------------ base64 */
 
-static const char b64[] =
-	"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+static const char b64[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+			  "0123456789+/";
 
 char *base64_encode(const void *data, size_t len)
 {
@@ -186,8 +186,8 @@ int registry_creds_from_helper(const char *helper, const char *server,
 	json_t *j = json_loadb(sb.buf, sb.len, 0, &je);
 	const char *user = j ? json_string_value(json_object_get(j, "Username"))
 			     : NULL;
-	const char *secret =
-		j ? json_string_value(json_object_get(j, "Secret")) : NULL;
+	const char *secret = j ? json_string_value(json_object_get(j, "Secret"))
+			       : NULL;
 	if (!user || !secret) {
 		json_decref(j);
 		error_set(err, REGISTRY_EAUTH,
@@ -235,8 +235,8 @@ static int creds_from_entry(const char *path, const char *key, json_t *e,
 			    struct registry_creds *out, struct error **err)
 {
 	const char *auth = json_string_value(json_object_get(e, "auth"));
-	const char *tok =
-		json_string_value(json_object_get(e, "identitytoken"));
+	const char *tok = json_string_value(json_object_get(e, "identitytoke"
+							       "n"));
 	const char *user = json_string_value(json_object_get(e, "username"));
 	const char *pass = json_string_value(json_object_get(e, "password"));
 	if (auth && *auth) {
@@ -391,8 +391,7 @@ int registry_creds_lookup(const char *authfile, const char *name,
 	for (size_t i = 0; i < files.nr && !ret; i++) {
 		ret = registry_creds_from_file(files.v[i], name, out, err);
 		if (ret > 0)
-			debug("credentials for '%s' from %s", name,
-			      files.v[i]);
+			debug("credentials for '%s' from %s", name, files.v[i]);
 	}
 	strvec_clear(&files);
 	return ret;

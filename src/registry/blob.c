@@ -135,7 +135,8 @@ int blob_fetch_at(struct registry_client *c, struct endpoint *ep,
 				error_free(e);
 				http_resp_release(&resp);
 				error_set(err, KILN_ECORRUPT,
-					  s->too_big ? "blob %s from '%s': more "
+					  s->too_big ? "blob %s from '%s': "
+						       "more "
 						       "bytes than its size"
 						     : "blob %s from '%s': bad "
 						       "Content-Range",
@@ -172,8 +173,7 @@ int blob_fetch_at(struct registry_client *c, struct endpoint *ep,
 			break;
 		}
 		if ((st == 429 || st >= 500) && attempt < retries) {
-			debug("blob %s: status %ld; retrying", job->digest,
-			      st);
+			debug("blob %s: status %ld; retrying", job->digest, st);
 			http_backoff(attempt++, resp.retry_after);
 			http_resp_release(&resp);
 			continue;

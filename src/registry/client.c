@@ -271,8 +271,7 @@ static void attempt_failed(struct attempts *a, const struct endpoint *ep,
 	strbuf_addf(&a->why, "\n  %s/%s%s: %s", ep->host, ep->path,
 		    endpoint_kind(ep), e->msg);
 	/* the most telling code: auth > network/protocol > not found */
-	if (!a->nr || a->code == KILN_ENOTFOUND ||
-	    e->code == REGISTRY_EAUTH)
+	if (!a->nr || a->code == KILN_ENOTFOUND || e->code == REGISTRY_EAUTH)
 		a->code = e->code;
 	if (!a->nr)
 		a->only = e;
@@ -315,9 +314,9 @@ static char *repo_scope(const char *path, const char *actions)
 
 /* GET (or HEAD) one manifest from one endpoint. */
 static int manifest_at(struct registry_client *c, struct endpoint *ep,
-		       const char *reference, bool head, const char *want_digest,
-		       struct strbuf *body, char **media_type, char **digest,
-		       struct error **err)
+		       const char *reference, bool head,
+		       const char *want_digest, struct strbuf *body,
+		       char **media_type, char **digest, struct error **err)
 {
 	cleanup_free char *url =
 		xstrfmt("/v2/%s/manifests/%s", ep->path, reference);
@@ -370,11 +369,16 @@ static int manifest_at(struct registry_client *c, struct endpoint *ep,
 		/* a registry that does not say: the document does */
 		json_error_t je;
 		json_t *j = json_loadb(body->buf, body->len, 0, &je);
-		const char *mt = json_string_value(json_object_get(j, "mediaType"));
+		const char *mt = json_string_value(json_object_get(j, "mediaTyp"
+								      "e"));
 		free(*media_type);
-		*media_type = xstrdup(mt ? mt : json_object_get(j, "manifests")
-						       ? "application/vnd.oci.image.index.v1+json"
-						       : "application/vnd.oci.image.manifest.v1+json");
+		*media_type = xstrdup(mt ? mt
+				      : json_object_get(j, "manifests")
+					      ? "application/"
+						"vnd.oci.image.index.v1+json"
+					      : "application/"
+						"vnd.oci.image.manifest.v1+"
+						"json");
 		json_decref(j);
 	}
 	return 0;
@@ -403,8 +407,8 @@ const char *registry_host_platform(void)
 			arch = "arm", variant = "v7";
 		else if (starts_with(u.machine, "armv6"))
 			arch = "arm", variant = "v6";
-		else if (!strcmp(u.machine, "i686") ||
-			 !strcmp(u.machine, "i386"))
+		else if (!strcmp(u.machine, "i686") || !strcmp(u.machine, "i38"
+									  "6"))
 			arch = "386";
 		else if (!strcmp(u.machine, "ppc64le"))
 			arch = "ppc64le";
@@ -447,10 +451,11 @@ static int pick_platform(const char *index, size_t len, const char *platform,
 	{
 		json_t *p = json_object_get(m, "platform");
 		const char *mos = json_string_value(json_object_get(p, "os"));
-		const char *march =
-			json_string_value(json_object_get(p, "architecture"));
-		const char *mvar =
-			json_string_value(json_object_get(p, "variant"));
+		const char *march = json_string_value(json_object_get(p, "archi"
+									 "tectu"
+									 "re"));
+		const char *mvar = json_string_value(json_object_get(p, "varian"
+									"t"));
 		const char *d = json_string_value(json_object_get(m, "digest"));
 		if (!mos || !march || !d)
 			continue;
@@ -459,10 +464,10 @@ static int pick_platform(const char *index, size_t len, const char *platform,
 		if (strcmp(mos, os) || strcmp(march, arch))
 			continue;
 		/* arm64's variant defaults to v8 */
-		const char *v = mvar ? mvar
+		const char *v = mvar			  ? mvar
 				: !strcmp(march, "arm64") ? "v8"
 							  : "";
-		const char *want = *variant		     ? variant
+		const char *want = *variant		    ? variant
 				   : !strcmp(arch, "arm64") ? "v8"
 							    : "";
 		int score = !strcmp(v, want) ? 2 : *variant ? 0 : 1;
@@ -486,8 +491,8 @@ static int pick_platform(const char *index, size_t len, const char *platform,
 }
 
 /* Try each endpoint for ref; `fn` does the work at one endpoint. */
-typedef int (*at_fn)(struct registry_client *c, struct endpoint *ep,
-		     void *data, struct error **err);
+typedef int (*at_fn)(struct registry_client *c, struct endpoint *ep, void *data,
+		     struct error **err);
 
 static int each_endpoint(struct registry_client *c,
 			 const struct registry_ref *ref, bool for_push,
@@ -637,7 +642,9 @@ int registry_head_manifest(struct registry_client *c,
 			   const struct registry_ref *ref, char **media_type,
 			   char **digest, struct error **err)
 {
-	struct resolve_ctx r = { .ref = ref, .head = true, .body = STRBUF_INIT };
+	struct resolve_ctx r = { .ref = ref,
+				 .head = true,
+				 .body = STRBUF_INIT };
 	return resolve(c, ref, &r, NULL, NULL, media_type, digest, NULL, err);
 }
 
@@ -672,7 +679,7 @@ static int blob_ctx_init(struct blob_ctx *b, struct registry_blob_job *job,
 	memset(b, 0, sizeof(*b));
 	b->s.job = job;
 	b->s.h = h;
-	const EVP_MD *md = starts_with(job->digest, "sha512:") ? EVP_sha512()
+	const EVP_MD *md = starts_with(job->digest, "sha512:")	 ? EVP_sha512()
 			   : starts_with(job->digest, "sha256:") ? EVP_sha256()
 								 : NULL;
 	if (!md) {
@@ -690,8 +697,7 @@ static void blob_ctx_release(struct blob_ctx *b)
 	EVP_MD_CTX_free(b->s.md);
 }
 
-static void fetch_one(struct registry_client *c,
-		      const struct registry_ref *ref,
+static void fetch_one(struct registry_client *c, const struct registry_ref *ref,
 		      struct registry_blob_job *job, CURL *h)
 {
 	struct blob_ctx b;
@@ -811,8 +817,8 @@ static void push_one(struct registry_client *c, const struct registry_ref *ref,
 int registry_push_blob(struct registry_client *c,
 		       const struct registry_ref *ref, const char *digest,
 		       uint64_t size, registry_read_fn read, void *data,
-		       const char *mount_from, enum registry_push_result *result,
-		       struct error **err)
+		       const char *mount_from,
+		       enum registry_push_result *result, struct error **err)
 {
 	struct registry_push_job job = {
 		.digest = digest,
@@ -872,8 +878,9 @@ int registry_push_blobs(struct registry_client *c,
 		for (size_t i = 0; i < nr; i++)
 			push_one(c, ref, &jobs[i], c->curl);
 	} else {
-		struct push_workers w = { .c = c, .ref = ref, .jobs = jobs,
-					  .nr = nr };
+		struct push_workers w = {
+			.c = c, .ref = ref, .jobs = jobs, .nr = nr
+		};
 		pthread_mutex_init(&w.lock, NULL);
 		pthread_t *t = xcalloc(n, sizeof(*t));
 		size_t started = 0;
@@ -928,7 +935,8 @@ static int push_manifest_at(struct registry_client *c, struct endpoint *ep,
 		http_resp_release(&resp);
 		return -1;
 	}
-	if (resp.docker_digest && strcmp(resp.docker_digest, p->pushed_digest)) {
+	if (resp.docker_digest &&
+	    strcmp(resp.docker_digest, p->pushed_digest)) {
 		error_set(err, KILN_ECORRUPT,
 			  "push manifest: the registry computed %s, not %s",
 			  resp.docker_digest, p->pushed_digest);

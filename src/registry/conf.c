@@ -39,8 +39,7 @@ static int cerr(struct error **err, const char *file,
 	va_start(ap, fmt);
 	strbuf_vaddf(&sb, fmt, ap);
 	va_end(ap);
-	error_set(err, KILN_EINVAL, "%s:%d: %s", file, v ? v->line : 0,
-		  sb.buf);
+	error_set(err, KILN_EINVAL, "%s:%d: %s", file, v ? v->line : 0, sb.buf);
 	strbuf_release(&sb);
 	return -1;
 }
@@ -48,9 +47,8 @@ static int cerr(struct error **err, const char *file,
 static int want_type(const char *file, const struct toml_value *v,
 		     const char *key, enum toml_type type, struct error **err)
 {
-	static const char *const names[] = { "a table", "an array",
-					     "a string", "a boolean",
-					     "an integer" };
+	static const char *const names[] = { "a table", "an array", "a string",
+					     "a boolean", "an integer" };
 	if (v->type == type)
 		return 0;
 	return cerr(err, file, v, "'%s' must be %s", key, names[type]);
@@ -79,8 +77,8 @@ static int check_location(const char *file, const struct toml_value *v,
 		return cerr(err, file, v,
 			    "%s '%s' must not contain a URL scheme", what, s);
 	if (*s && s[strlen(s) - 1] == '/')
-		return cerr(err, file, v, "%s '%s' must not end with '/'",
-			    what, s);
+		return cerr(err, file, v, "%s '%s' must not end with '/'", what,
+			    s);
 	return 0;
 }
 
@@ -129,7 +127,8 @@ static int parse_mirror(const char *file, const struct toml_value *t,
 		}
 	}
 	if (!m->location || !*m->location)
-		return cerr(err, file, t, "[[registry.mirror]] needs a location");
+		return cerr(err, file, t,
+			    "[[registry.mirror]] needs a location");
 	return 0;
 }
 
@@ -248,8 +247,8 @@ static int parse_v1(struct registries_conf *conf, const char *file,
 					    "unknown key '%s' in "
 					    "[registries.%s]",
 					    v->kv[j].key, k);
-			if (get_string_array(file, v->kv[j].value,
-					     "registries", &list, err) < 0)
+			if (get_string_array(file, v->kv[j].value, "registries",
+					     &list, err) < 0)
 				return -1;
 		}
 		for (size_t j = 0; j < list.nr; j++) {
@@ -437,8 +436,8 @@ int registries_conf_load(struct registries_conf *conf, const char *path,
 	return 0;
 }
 
-const struct conf_registry *registries_conf_find(const struct registries_conf *c,
-						 const char *name)
+const struct conf_registry *
+registries_conf_find(const struct registries_conf *c, const char *name)
 {
 	const struct conf_registry *best = NULL, *wild = NULL;
 	size_t best_len = 0, wild_len = 0;
@@ -452,7 +451,8 @@ const struct conf_registry *registries_conf_find(const struct registries_conf *c
 			 * example.com */
 			size_t suf = n - 1;
 			if (host_len > suf &&
-			    !memcmp(name + host_len - suf, r->prefix + 1, suf) &&
+			    !memcmp(name + host_len - suf, r->prefix + 1,
+				    suf) &&
 			    n > wild_len) {
 				wild = r;
 				wild_len = n;

@@ -60,8 +60,7 @@ void curl_init_once(void)
 
 /* ------------------------------------------------------------ hosts */
 
-static struct host_state *host_get(struct registry_client *c,
-				   const char *host)
+static struct host_state *host_get(struct registry_client *c, const char *host)
 {
 	for (size_t i = 0; i < c->hosts_nr; i++)
 		if (!strcmp(c->hosts[i]->host, host))
@@ -87,9 +86,9 @@ static void add_certs_dir(struct registry_client *c, struct host_state *hs,
 			if (!ca->len && !c->sys_ca_read) {
 				struct strbuf sys = STRBUF_INIT;
 				c->sys_ca_read = true;
-				if (!strbuf_read_file(
-					    &sys,
-					    "/etc/ssl/certs/ca-certificates.crt"))
+				if (!strbuf_read_file(&sys, "/etc/ssl/certs/"
+							    "ca-certificates."
+							    "crt"))
 					c->sys_ca = strbuf_detach(
 						&sys, &c->sys_ca_len);
 				strbuf_release(&sys);
@@ -126,12 +125,14 @@ static void host_load_tls(struct registry_client *c, struct host_state *hs)
 	} else {
 		const char *cfg = getenv("XDG_CONFIG_HOME");
 		const char *home = getenv("HOME");
-		cleanup_free char *user =
-			cfg && *cfg ? xstrfmt("%s/containers/certs.d/%s", cfg,
-					      hs->host)
-			: home	    ? xstrfmt("%s/.config/containers/certs.d/%s",
-					      home, hs->host)
-				    : NULL;
+		cleanup_free char *user = cfg && *cfg ? xstrfmt("%s/containers/"
+								"certs.d/%s",
+								cfg, hs->host)
+					  : home      ? xstrfmt("%s/.config/"
+								     "containers/certs.d/"
+								     "%s",
+								home, hs->host)
+						      : NULL;
 		cleanup_free char *a =
 			xstrfmt("/etc/containers/certs.d/%s", hs->host);
 		cleanup_free char *b =
@@ -178,7 +179,7 @@ static size_t on_header(char *buf, size_t size, size_t nmemb, void *data)
 	size_t len = size * nmemb;
 	if (len >= 5 && !strncmp(buf, "HTTP/", 5)) {
 		/* a new response (redirect, 100-continue): forget the last */
-		char **all[] = { &r->location,	  &r->content_type,
+		char **all[] = { &r->location,	    &r->content_type,
 				 &r->docker_digest, &r->www_auth,
 				 &r->retry_after,   &r->content_range,
 				 &r->range };
@@ -278,8 +279,7 @@ static size_t on_read(char *buf, size_t size, size_t nmemb, void *data)
 static int on_seek(void *data, curl_off_t off, int origin)
 {
 	struct xfer *x = data;
-	if (origin != SEEK_SET || off < 0 ||
-	    (uint64_t)off > x->req->read_len)
+	if (origin != SEEK_SET || off < 0 || (uint64_t)off > x->req->read_len)
 		return CURL_SEEKFUNC_FAIL;
 	x->read_pos = off;
 	return CURL_SEEKFUNC_OK;
@@ -411,8 +411,8 @@ int endpoint_load_creds(struct registry_client *c, struct endpoint *ep,
 		ep->creds.password = xstrdup(colon ? colon + 1 : "");
 		return 0;
 	}
-	if (registry_creds_lookup(c->authfile, ep->auth_name, &ep->creds,
-				  err) < 0)
+	if (registry_creds_lookup(c->authfile, ep->auth_name, &ep->creds, err) <
+	    0)
 		return -1;
 	return 0;
 }
@@ -471,13 +471,12 @@ static void add_scopes(struct strbuf *sb, const char *scope, char sep)
  * credentials, then (as docker does) an OAuth2 POST when that fails and
  * there are credentials to post.
  */
-static int fetch_token(struct registry_client *c, CURL *h,
-		       struct endpoint *ep, const struct auth_challenge *ch,
-		       const char *scope, struct error **err)
+static int fetch_token(struct registry_client *c, CURL *h, struct endpoint *ep,
+		       const struct auth_challenge *ch, const char *scope,
+		       struct error **err)
 {
-	if (!ch->realm ||
-	    (!starts_with(ch->realm, "https://") &&
-	     !starts_with(ch->realm, "http://"))) {
+	if (!ch->realm || (!starts_with(ch->realm, "https://") &&
+			   !starts_with(ch->realm, "http://"))) {
 		error_set(err, REGISTRY_EPROTOCOL,
 			  "'%s' sent a bearer challenge without a usable "
 			  "realm",
@@ -556,9 +555,8 @@ static int fetch_token(struct registry_client *c, CURL *h,
 			curl_easy_setopt(h, CURLOPT_POSTFIELDS, form.buf);
 			curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE,
 					 (long)form.len);
-			hl = curl_slist_append(hl,
-					       "Content-Type: application/"
-					       "x-www-form-urlencoded");
+			hl = curl_slist_append(hl, "Content-Type: application/"
+						   "x-www-form-urlencoded");
 			curl_easy_setopt(h, CURLOPT_HTTPHEADER, hl);
 		}
 		curl_easy_setopt(h, CURLOPT_URL, url.buf);
@@ -685,8 +683,8 @@ static CURLcode perform(struct registry_client *c, CURL *h,
 	cleanup_free char *url = build_url(hs, req->ep, req->url, scheme);
 	cleanup_free char *authz = NULL;
 	char hbuf[256];
-	bool same_host = !strcmp(host_of_url(url, hbuf, sizeof(hbuf)),
-				 req->ep->host);
+	bool same_host =
+		!strcmp(host_of_url(url, hbuf, sizeof(hbuf)), req->ep->host);
 	http_resp_release(resp);
 	resp->content_length = -1;
 	setup_common(c, h, req->ep->insecure || c->o.tls_verify == 0, hs, &x);
@@ -702,10 +700,9 @@ static CURLcode perform(struct registry_client *c, CURL *h,
 	if (same_host && auth == 1 && req->ep->creds.user) {
 		curl_easy_setopt(h, CURLOPT_HTTPAUTH, (long)CURLAUTH_BASIC);
 		curl_easy_setopt(h, CURLOPT_USERNAME, req->ep->creds.user);
-		curl_easy_setopt(h, CURLOPT_PASSWORD,
-				 req->ep->creds.password
-					 ? req->ep->creds.password
-					 : "");
+		curl_easy_setopt(
+			h, CURLOPT_PASSWORD,
+			req->ep->creds.password ? req->ep->creds.password : "");
 	}
 	if (authz)
 		hl = curl_slist_append(hl, authz);
@@ -747,8 +744,7 @@ static CURLcode perform(struct registry_client *c, CURL *h,
 		curl_easy_setopt(h, CURLOPT_INFILESIZE_LARGE,
 				 (curl_off_t)req->read_len);
 		if (strcmp(req->method, "PUT"))
-			curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST,
-					 req->method);
+			curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, req->method);
 	} else if (strcmp(req->method, "GET")) {
 		curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, req->method);
 		if (!strcmp(req->method, "POST")) {
@@ -803,16 +799,15 @@ int http_once(struct registry_client *c, CURL *h, struct http_req *req,
 	if (!scheme)
 		scheme = 1;
 	for (int round = 0; round < 2; round++) {
-		CURLcode rc = perform(c, h, req, resp, hs, scheme,
-				      &sink_failed);
+		CURLcode rc =
+			perform(c, h, req, resp, hs, scheme, &sink_failed);
 		if (rc != CURLE_OK && plain_ok && scheme == 1 &&
 		    !hs->answered && tls_failure(rc) &&
 		    !starts_with(req->url, "http")) {
 			debug("'%s' does not speak TLS; trying http",
 			      req->ep->host);
 			scheme = 2;
-			rc = perform(c, h, req, resp, hs, scheme,
-				     &sink_failed);
+			rc = perform(c, h, req, resp, hs, scheme, &sink_failed);
 		}
 		if (rc != CURLE_OK) {
 			if (sink_failed)
@@ -842,8 +837,8 @@ int http_once(struct registry_client *c, CURL *h, struct http_req *req,
 			/* without a scope of ours (the /v2/ check), ask
 			 * for what the registry named */
 			const char *scope = req->scope ? req->scope
-				: ch.scope		 ? ch.scope
-							 : "";
+					    : ch.scope ? ch.scope
+						       : "";
 			int r = fetch_token(c, h, req->ep, &ch, scope, err);
 			if (!req->scope && r == 0 && *scope) {
 				/* cached under the challenge's scope; the
@@ -938,9 +933,10 @@ static char *registry_error_text(const struct strbuf *body)
 	json_t *e;
 	json_array_foreach(errs, i, e)
 	{
-		const char *code = json_string_value(json_object_get(e, "code"));
-		const char *msg =
-			json_string_value(json_object_get(e, "message"));
+		const char *code = json_string_value(json_object_get(e, "cod"
+									"e"));
+		const char *msg = json_string_value(json_object_get(e, "messag"
+								       "e"));
 		if (sb.len)
 			strbuf_addstr(&sb, "; ");
 		if (code)
@@ -960,8 +956,8 @@ void http_status_error(struct http_req *req, struct http_resp *resp,
 		       struct error **err)
 {
 	int code = resp->status == 401 || resp->status == 403 ? REGISTRY_EAUTH
-		   : resp->status == 404			? KILN_ENOTFOUND
-								: REGISTRY_EPROTOCOL;
+		   : resp->status == 404		      ? KILN_ENOTFOUND
+					 : REGISTRY_EPROTOCOL;
 	cleanup_free char *text = registry_error_text(&resp->err_body);
 	const char *reason = resp->status == 401   ? "unauthorized"
 			     : resp->status == 403 ? "denied"
@@ -980,7 +976,7 @@ void http_status_error(struct http_req *req, struct http_resp *resp,
 		hint = h;
 	}
 	error_set(err, code, "%s %s%s: %ld %s%s%s%s", req->method,
-		  starts_with(req->url, "http") ? "" : req->ep->host,
-		  req->url, resp->status, reason, text ? ": " : "",
-		  text ? text : "", hint);
+		  starts_with(req->url, "http") ? "" : req->ep->host, req->url,
+		  resp->status, reason, text ? ": " : "", text ? text : "",
+		  hint);
 }

@@ -162,6 +162,5 @@ char *registry_ref_string(const struct registry_ref *ref)
 {
 	return xstrfmt("%s/%s%s%s%s%s", ref->domain, ref->path,
 		       ref->tag ? ":" : "", ref->tag ? ref->tag : "",
-		       ref->digest ? "@" : "",
-		       ref->digest ? ref->digest : "");
+		       ref->digest ? "@" : "", ref->digest ? ref->digest : "");
 }

@@ -99,8 +99,8 @@ void registries_conf_release(struct registries_conf *conf);
  * The [[registry]] entry for "domain/path" (longest prefix; exact prefixes
  * before wildcard ones), or NULL.
  */
-const struct conf_registry *registries_conf_find(const struct registries_conf *c,
-						 const char *name);
+const struct conf_registry *
+registries_conf_find(const struct registries_conf *c, const char *name);
 
 /* ------------------------------------------------------------ auth */
 
@@ -234,8 +234,8 @@ struct http_req {
 
 struct http_resp {
 	long status;
-	char *location, *content_type, *docker_digest, *www_auth,
-		*retry_after, *content_range, *range;
+	char *location, *content_type, *docker_digest, *www_auth, *retry_after,
+		*content_range, *range;
 	long long content_length;
 	struct strbuf err_body; /* a non-2xx body, capped */
 	CURLcode curl_rc;

@@ -64,9 +64,9 @@ struct registry_options {
 	size_t chunk_size; /* push in PATCH chunks of this size; 0 = single */
 	const char *user_agent;
 };
-#define REGISTRY_OPTIONS_INIT                        \
-	{                                            \
-		.tls_verify = -1, .retries = -1,     \
+#define REGISTRY_OPTIONS_INIT                    \
+	{                                        \
+		.tls_verify = -1, .retries = -1, \
 	}
 
 struct registry_client;
@@ -178,8 +178,8 @@ enum registry_push_result {
 int registry_push_blob(struct registry_client *c,
 		       const struct registry_ref *ref, const char *digest,
 		       uint64_t size, registry_read_fn read, void *data,
-		       const char *mount_from, enum registry_push_result *result,
-		       struct error **err);
+		       const char *mount_from,
+		       enum registry_push_result *result, struct error **err);
 
 struct registry_push_job {
 	const char *digest;

@@ -120,7 +120,8 @@ static int expect_eol(struct toml_parser *tp)
 	if (tp->p >= tp->end)
 		return 0;
 	if (*tp->p != '\n')
-		return perr(tp, "unexpected '%c' after value (expected a newline)",
+		return perr(tp,
+			    "unexpected '%c' after value (expected a newline)",
 			    *tp->p);
 	tp->p++;
 	tp->line++;
@@ -426,8 +427,7 @@ static int parse_header(struct toml_parser *tp)
 			table_put(parent, last, v);
 		} else if (v->type != TOML_ARRAY || !v->aot) {
 			return perr(tp, "'%s' is already defined as a %s", last,
-				    v->type == TOML_TABLE ? "table"
-							  : "value");
+				    v->type == TOML_TABLE ? "table" : "value");
 		}
 		struct toml_value *t = toml_new(TOML_TABLE, tp->line);
 		t->defined = true;
@@ -441,7 +441,9 @@ static int parse_header(struct toml_parser *tp)
 			return perr(tp, "'%s' is already defined as %s", last,
 				    v->aot ? "an array of tables" : "a value");
 		} else if (v->defined) {
-			return perr(tp, "table '%s' defined twice (first at line %d)",
+			return perr(tp,
+				    "table '%s' defined twice (first at line "
+				    "%d)",
 				    last, v->line);
 		}
 		v->defined = true;
@@ -492,8 +494,7 @@ struct toml_value *toml_parse(const char *text, size_t len, const char *file,
 		skip_ws_nl(&tp);
 		if (tp.p >= tp.end)
 			return tp.root;
-		int ret = *tp.p == '[' ? parse_header(&tp)
-				       : parse_keyval(&tp);
+		int ret = *tp.p == '[' ? parse_header(&tp) : parse_keyval(&tp);
 		if (ret < 0) {
 			toml_free(tp.root);
 			return NULL;

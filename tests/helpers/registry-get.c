@@ -102,8 +102,7 @@ static void write_file(const char *path, const void *buf, size_t len)
 		die_errno("write '%s'", path);
 }
 
-static int do_pull(struct registry_client *c, const char *text,
-		   const char *dir)
+static int do_pull(struct registry_client *c, const char *text, const char *dir)
 {
 	struct registry_ref ref;
 	char *m, *mt, *digest;
@@ -129,7 +128,8 @@ static int do_pull(struct registry_client *c, const char *text,
 	char **tmps = xcalloc(nr, sizeof(*tmps));
 	json_array_foreach(descs, i, l)
 	{
-		jobs[i].digest = json_string_value(json_object_get(l, "digest"));
+		jobs[i].digest = json_string_value(json_object_get(l, "diges"
+								      "t"));
 		jobs[i].size = json_integer_value(json_object_get(l, "size"));
 		tmps[i] = xstrfmt("%s/%s.tmp", bdir, jobs[i].digest + 7);
 		fds[i] = open(tmps[i], O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC,
@@ -163,11 +163,12 @@ static int do_pull(struct registry_client *c, const char *text,
 		fail(e);
 	cleanup_free char *mp = xstrfmt("%s/%s", bdir, digest + 7);
 	write_file(mp, m, len);
-	char *idx = xstrfmt(
-		"{\"schemaVersion\":2,\"manifests\":[{\"mediaType\":\"%s\","
-		"\"digest\":\"%s\",\"size\":%zu,\"annotations\":{\"org."
-		"opencontainers.image.ref.name\":\"%s\"}}]}\n",
-		mt, digest, len, ref.tag ? ref.tag : "latest");
+	char *idx = xstrfmt("{\"schemaVersion\":2,\"manifests\":[{"
+			    "\"mediaType\":\"%s\","
+			    "\"digest\":\"%s\",\"size\":%zu,\"annotations\":{"
+			    "\"org."
+			    "opencontainers.image.ref.name\":\"%s\"}}]}\n",
+			    mt, digest, len, ref.tag ? ref.tag : "latest");
 	cleanup_free char *ip = xstrfmt("%s/index.json", dir);
 	write_file(ip, idx, strlen(idx));
 	free(idx);
@@ -207,8 +208,7 @@ static int push_one(struct registry_client *c, struct registry_ref *ref,
 	return 0;
 }
 
-static int do_push(struct registry_client *c, const char *dir,
-		   const char *text)
+static int do_push(struct registry_client *c, const char *dir, const char *text)
 {
 	struct registry_ref ref;
 	struct error *e = NULL;
@@ -228,7 +228,8 @@ static int do_push(struct registry_client *c, const char *dir,
 		die_errno("read '%s'", mp);
 	json_t *j = json_loadb(m.buf, m.len, 0, &je);
 	json_t *cfg = json_object_get(j, "config");
-	push_one(c, &ref, dir, json_string_value(json_object_get(cfg, "digest")),
+	push_one(c, &ref, dir,
+		 json_string_value(json_object_get(cfg, "digest")),
 		 json_integer_value(json_object_get(cfg, "size")));
 	size_t i;
 	json_t *l;
@@ -292,8 +293,7 @@ int main(int argc, char **argv)
 		if (cmd[0] == 'm'
 			    ? registry_get_manifest(c, &ref, &m, &len, &mt,
 						    &digest, &e)
-			    : registry_head_manifest(c, &ref, &mt, &digest,
-						     &e))
+			    : registry_head_manifest(c, &ref, &mt, &digest, &e))
 			fail(e);
 		if (m)
 			fwrite(m, 1, len, stdout);

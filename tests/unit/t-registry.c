@@ -61,7 +61,8 @@ static void test_conf_cases(void)
 			cleanup_free char *full =
 				expect ? xstrfmt("%s%s", path, expect) : NULL;
 			ok(r < 0 && e && expect &&
-				   (strstr(e->msg, expect) && starts_with(e->msg, path)),
+				   (strstr(e->msg, expect) &&
+				    starts_with(e->msg, path)),
 			   "%s: error '%s'", names.v[i], e ? e->msg : "(none)");
 			(void)full;
 		}
@@ -97,7 +98,8 @@ static void test_conf_semantics(void)
 {
 	struct registries_conf c = load(
 		"unqualified-search-registries = ['a.io', \"b.io\"]\n"
-		"[[registry]]\nprefix = \"docker.io\"\nlocation = \"hub.corp\"\n"
+		"[[registry]]\nprefix = \"docker.io\"\nlocation = "
+		"\"hub.corp\"\n"
 		"[[registry.mirror]]\nlocation = \"m1\"\n"
 		"[[registry.mirror]]\nlocation = \"m2\"\ninsecure = true\n"
 		"pull-from-mirror = \"tag-only\"\n"
@@ -125,8 +127,7 @@ static void test_conf_semantics(void)
 	is_str(find_prefix(&c, "docker.io/library/busybox:1"),
 	       "docker.io/library/busybox:1", "a tag in the prefix");
 	is_str(find_prefix(&c, "quay.io/x"), NULL, "no match");
-	is_str(find_prefix(&c, "a.example.com/x"), "*.example.com",
-	       "wildcard");
+	is_str(find_prefix(&c, "a.example.com/x"), "*.example.com", "wildcard");
 	is_str(find_prefix(&c, "x.b.example.com/y"), "*.b.example.com",
 	       "the longest wildcard wins");
 	is_str(find_prefix(&c, "example.com/x"), NULL,
@@ -143,8 +144,10 @@ static void test_conf_semantics(void)
 	const char *more = "unqualified-search-registries = []\n"
 			   "[[registry]]\nprefix = \"docker.io\"\n"
 			   "location = \"other.corp\"\n";
-	ok(!registries_conf_add(&c, more, strlen(more), "d.conf", &e),
-	   "drop-in parses");
+	ok(!registries_conf_add(&c, more, strlen(more), "d.conf", &e), "drop-"
+								       "in "
+								       "parse"
+								       "s");
 	is_int(c.search.nr, 0, "drop-in replaces the search list");
 	is_int(c.regs_nr, 7, "same prefix replaces, not appends");
 	is_str(registries_conf_find(&c, "docker.io/x/y")->location,
@@ -154,10 +157,12 @@ static void test_conf_semantics(void)
 	registries_conf_release(&c);
 	strvec_clear(&c.search);
 
-	struct registries_conf v1 =
-		load("[registries.search]\nregistries = ['q.io']\n"
-		     "[registries.insecure]\nregistries = ['h:5000']\n"
-		     "[registries.block]\nregistries = ['bad.io', 'h:5000']\n");
+	struct registries_conf v1 = load("[registries.search]\nregistries = "
+					 "['q.io']\n"
+					 "[registries.insecure]\nregistries = "
+					 "['h:5000']\n"
+					 "[registries.block]\nregistries = "
+					 "['bad.io', 'h:5000']\n");
 	is_int(v1.search.nr, 1, "v1 search");
 	const struct conf_registry *h = registries_conf_find(&v1, "h:5000/x");
 	ok(h && h->insecure && h->blocked, "v1 insecure + block merge");
@@ -190,8 +195,10 @@ static void test_toml(void)
 	} bad[] = {
 		{ "a = 1\n\na = 2\n", "x:3: duplicate key 'a'" },
 		{ "a = [1, 'x']\n", "x:1: mixed types in array" },
-		{ "[a]\nb = 1\n[a.b]\n", "x:3: 'b' is already defined as a value" },
-		{ "[[a]]\n[a]\n", "x:2: 'a' is already defined as an array of tables" },
+		{ "[a]\nb = 1\n[a.b]\n", "x:3: 'b' is already defined as a "
+					 "value" },
+		{ "[[a]]\n[a]\n", "x:2: 'a' is already defined as an array of "
+				  "tables" },
 		{ "a = \"\"\"x\"\"\"\n", "x:1: multi-line strings" },
 		{ "a = 1979-05-27\n", "x:1: invalid value" },
 		{ "a = \"x\001\"\n", "x:1: unterminated string" },
@@ -229,10 +236,12 @@ static void test_refs(void)
 		{ "localhost:5000/a/b:v", "localhost:5000", "a/b", "v", NULL },
 		{ "quay.io/org/base:1.2", "quay.io", "org/base", "1.2", NULL },
 		{ "127.0.0.1:5000/x@sha256:"
-		  "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef",
+		  "0123456789abcdef0123456789abcdef0123456789abcdef0123456789ab"
+		  "cdef",
 		  "127.0.0.1:5000", "x", NULL,
 		  "sha256:"
-		  "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef" },
+		  "0123456789abcdef0123456789abcdef0123456789abcdef0123456789ab"
+		  "cdef" },
 	};
 	for (size_t i = 0; i < ARRAY_SIZE(cases); i++) {
 		struct registry_ref r;
@@ -242,17 +251,18 @@ static void test_refs(void)
 			   !strcmp(r.path, cases[i].path) &&
 			   (cases[i].tag ? r.tag && !strcmp(r.tag, cases[i].tag)
 					 : !r.tag) &&
-			   (cases[i].digest ? r.digest && !strcmp(r.digest,
-								  cases[i].digest)
-					    : !r.digest),
+			   (cases[i].digest
+				    ? r.digest &&
+					      !strcmp(r.digest, cases[i].digest)
+				    : !r.digest),
 		   "ref %s", cases[i].in);
 		if (!ret)
 			registry_ref_release(&r);
 		error_free(e);
 	}
-	static const char *const bad[] = { "Busybox", "a//b", "x:",
-					   "x@sha256:12", "-x", "x:-t",
-					   "a/b_/c", "" };
+	static const char *const bad[] = { "Busybox",	  "a//b", "x:",
+					   "x@sha256:12", "-x",	  "x:-t",
+					   "a/b_/c",	  "" };
 	for (size_t i = 0; i < ARRAY_SIZE(bad); i++) {
 		struct registry_ref r;
 		struct error *e = NULL;
@@ -272,12 +282,12 @@ static void test_auth_files(void)
 {
 	const char *pw = "p@ss:w0rd";
 	char *enc = base64_encode("bob:p@ss:w0rd", 13);
-	char *text = xstrfmt(
-		"{\"auths\":{\"reg.io\":{\"auth\":\"%s\"},"
-		"\"reg.io/team\":{\"auth\":\"%s\"},"
-		"\"https://index.docker.io/v1/\":{\"auth\":\"%s\"},"
-		"\"tok.io\":{\"identitytoken\":\"idtok\"}}}",
-		"Ym9iOndyb25n" /* bob:wrong */, enc, enc);
+	char *text = xstrfmt("{\"auths\":{\"reg.io\":{\"auth\":\"%s\"},"
+			     "\"reg.io/team\":{\"auth\":\"%s\"},"
+			     "\"https://index.docker.io/v1/"
+			     "\":{\"auth\":\"%s\"},"
+			     "\"tok.io\":{\"identitytoken\":\"idtok\"}}}",
+			     "Ym9iOndyb25n" /* bob:wrong */, enc, enc);
 	char *path = write_tmp("auth.json", text);
 	struct registry_creds cr = { 0 };
 	struct error *e = NULL;
@@ -307,8 +317,8 @@ static void test_auth_files(void)
 	ok(e && strstr(e->msg, "broken.json:"), "error names the file: %s",
 	   e ? e->msg : "");
 	error_clear(&e);
-	char *junk = write_tmp("junk.json",
-			       "{\"auths\":{\"reg.io\":{\"auth\":\"!!\"}}}");
+	char *junk = write_tmp("junk.json", "{\"auths\":{\"reg.io\":{\"auth\":"
+					    "\"!!\"}}}");
 	is_int(registry_creds_from_file(junk, "reg.io", &cr, &e), -1,
 	       "bad base64 is an error");
 	ok(e && !strstr(e->msg, "!!"), "without echoing the value");
@@ -317,8 +327,8 @@ static void test_auth_files(void)
 	/* writing: 0600, other entries kept, logout removes */
 	char *out = xstrfmt("%s/sub/dir/auth.json", tmpdir);
 	ok(!registry_auth_store(out, "reg.io", "bob", pw, &e), "store");
-	ok(!registry_auth_store(out, "https://index.docker.io/v1/", "al",
-				"x", &e),
+	ok(!registry_auth_store(out, "https://index.docker.io/v1/", "al", "x",
+				&e),
 	   "store docker.io");
 	struct stat st;
 	ok(!stat(out, &st) && (st.st_mode & 0777) == 0600, "mode 0600");
@@ -327,8 +337,11 @@ static void test_auth_files(void)
 	registry_creds_release(&cr);
 	struct strbuf sb = STRBUF_INIT;
 	strbuf_read_file(&sb, out);
-	ok(strstr(sb.buf, "\"docker.io\"") && !strstr(sb.buf, pw),
-	   "normalised key, password only encoded");
+	ok(strstr(sb.buf, "\"docker.io\"") && !strstr(sb.buf, pw), "normalised "
+								   "key, "
+								   "password "
+								   "only "
+								   "encoded");
 	strbuf_release(&sb);
 	ok(!registry_auth_store(out, "reg.io", NULL, NULL, &e), "remove");
 	is_int(registry_creds_from_file(out, "reg.io/x", &cr, &e), 0,
@@ -392,10 +405,11 @@ static void test_helper(void)
 static void test_challenges(void)
 {
 	struct auth_challenge ch;
-	ok(!auth_challenge_parse(
-		   &ch, "Bearer realm=\"https://auth.docker.io/token\","
-			"service=\"registry.docker.io\",scope=\"repository:"
-			"samalba/my-app:pull,push\""),
+	ok(!auth_challenge_parse(&ch, "Bearer "
+				      "realm=\"https://auth.docker.io/token\","
+				      "service=\"registry.docker.io\",scope="
+				      "\"repository:"
+				      "samalba/my-app:pull,push\""),
 	   "bearer parses");
 	is_str(ch.scheme, "bearer", "scheme lowercased");
 	is_str(ch.realm, "https://auth.docker.io/token", "realm");
@@ -414,18 +428,19 @@ static void test_challenges(void)
 	is_str(ch.realm, "a\"b", "escaped quote");
 	is_str(ch.error, "insufficient_scope", "error param");
 	auth_challenge_release(&ch);
-	ok(auth_challenge_parse(&ch, "Bearer realm=\"open") < 0,
-	   "unterminated quote is an error");
+	ok(auth_challenge_parse(&ch, "Bearer realm=\"open") < 0, "unterminated "
+								 "quote is an "
+								 "error");
 	ok(auth_challenge_parse(&ch, "") < 0, "empty is an error");
 }
 
 static void test_base64_redact(void)
 {
-	static const char *const in[] = { "", "f", "fo", "foo", "foob",
-					  "fooba", "foobar" };
-	static const char *const want[] = { "",	    "Zg==",	"Zm8=",
-					    "Zm9v", "Zm9vYg==", "Zm9vYmE=",
-					    "Zm9vYmFy" };
+	static const char *const in[] = { "",	  "f",	   "fo",    "foo",
+					  "foob", "fooba", "foobar" };
+	static const char *const want[] = {
+		"", "Zg==", "Zm8=", "Zm9v", "Zm9vYg==", "Zm9vYmE=", "Zm9vYmFy"
+	};
 	for (size_t i = 0; i < ARRAY_SIZE(in); i++) {
 		char *e = base64_encode(in[i], strlen(in[i]));
 		is_str(e, want[i], "base64 '%s'", in[i]);
@@ -441,18 +456,20 @@ static void test_base64_redact(void)
 	static const struct {
 		const char *in, *out;
 	} r[] = {
-		{ "Authorization: Basic Ym9iOnNlY3JldA==\r\n",
-		  "Authorization: Basic <redacted>" },
-		{ "authorization: Bearer eyJhbGciOi.x.y\r\n",
-		  "authorization: Bearer <redacted>" },
-		{ "Proxy-Authorization: Basic abc\r\n",
-		  "Proxy-Authorization: Basic <redacted>" },
+		{ "Authorization: Basic Ym9iOnNlY3JldA==\r\n", "Authorization: "
+							       "Basic "
+							       "<redacted>" },
+		{ "authorization: Bearer eyJhbGciOi.x.y\r\n", "authorization: "
+							      "Bearer "
+							      "<redacted>" },
+		{ "Proxy-Authorization: Basic abc\r\n", "Proxy-Authorization: "
+							"Basic <redacted>" },
 		{ "Authorization: sekrit\r\n", "Authorization: <redacted>" },
 		{ "Cookie: session=abc\r\n", "Cookie: <redacted>" },
 		{ "Set-Cookie: a=b; Path=/\r\n", "Set-Cookie: <redacted>" },
 		{ "Accept: application/json\r\n", "Accept: application/json" },
-		{ "X-Authorization-Hint: fine\r\n",
-		  "X-Authorization-Hint: fine" },
+		{ "X-Authorization-Hint: fine\r\n", "X-Authorization-Hint: "
+						    "fine" },
 	};
 	for (size_t i = 0; i < ARRAY_SIZE(r); i++) {
 		char *o = registry_redact_header(r[i].in, strlen(r[i].in));
