@@ -802,12 +802,18 @@ int http_once(struct registry_client *c, CURL *h, struct http_req *req,
 		CURLcode rc =
 			perform(c, h, req, resp, hs, scheme, &sink_failed);
 		if (rc != CURLE_OK && plain_ok && scheme == 1 &&
-		    !hs->answered && tls_failure(rc) &&
-		    !starts_with(req->url, "http")) {
-			debug("'%s' does not speak TLS; trying http",
-			      req->ep->host);
-			scheme = 2;
-			rc = perform(c, h, req, resp, hs, scheme, &sink_failed);
+		    tls_failure(rc) && !starts_with(req->url, "http")) {
+			/* another thread may have found out meanwhile */
+			pthread_mutex_lock(&c->lock);
+			bool try_http = hs->scheme == 2 || !hs->answered;
+			pthread_mutex_unlock(&c->lock);
+			if (try_http) {
+				debug("'%s' does not speak TLS; trying http",
+				      req->ep->host);
+				scheme = 2;
+				rc = perform(c, h, req, resp, hs, scheme,
+					     &sink_failed);
+			}
 		}
 		if (rc != CURLE_OK) {
 			if (sink_failed)

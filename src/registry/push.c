@@ -42,20 +42,22 @@ int blob_push_at(struct registry_client *c, struct endpoint *ep, CURL *h,
 		xstrfmt("/v2/%s/blobs/%s", ep->path, digest);
 	struct http_resp resp = { .err_body = STRBUF_INIT };
 	struct http_req head = { .method = "HEAD", .url = blob_url };
-	if (upload(c, h, ep, scope, &head, &resp, 200, NULL) == 0) {
+	struct error *e = NULL;
+	if (upload(c, h, ep, scope, &head, &resp, 200, &e) == 0) {
 		http_resp_release(&resp);
 		*result = REGISTRY_PUSH_EXISTS;
 		return 0;
 	}
+	/* 404 (or another refusal of HEAD) means: upload it */
 	if (resp.curl_rc != CURLE_OK || resp.status == 401 ||
 	    resp.status == 403) {
-		http_status_error(&head, &resp, err);
-		if (resp.curl_rc != CURLE_OK)
-			error_set(err, REGISTRY_ENETWORK, "HEAD %s%s: %s",
-				  ep->host, blob_url, resp.curl_msg);
+		if (err && !*err)
+			*err = steal_pointer(&e);
+		error_free(e);
 		http_resp_release(&resp);
 		return -1;
 	}
+	error_free(e);
 
 	cleanup_free char *start = xstrfmt("/v2/%s/blobs/uploads/", ep->path);
 	cleanup_free char *mount_url = NULL;
