@@ -28,7 +28,26 @@ test_verbose=${TEST_VERBOSE:-}
 
 kiln() { "$KILN_BIN" "$@"; }
 
+# Daemons a test started (registries, fixtures) are listed one PID a line
+# in $TRASH/.pids and stopped, by PID, when the script exits.
+test_kill_daemons() {
+	local pid i
+	[ -f "$TRASH/.pids" ] || return 0
+	while read -r pid; do
+		kill "$pid" 2>/dev/null
+	done <"$TRASH/.pids"
+	while read -r pid; do
+		i=0
+		while kill -0 "$pid" 2>/dev/null && [ $i -lt 50 ]; do
+			sleep 0.1
+			i=$((i + 1))
+		done
+		kill -9 "$pid" 2>/dev/null
+	done <"$TRASH/.pids"
+	return 0
+}
 test_cleanup_trash() {
+	test_kill_daemons
 	cd / && rm -rf "$TRASH"
 }
 trap test_cleanup_trash EXIT
@@ -53,6 +72,9 @@ test_have_prereq_one() {
 	PODMAN) command -v podman >/dev/null && r=yes ;;
 	RUNC) command -v runc >/dev/null && r=yes ;;
 	BUSYBOX) [ -x /bin/busybox ] && r=yes ;;
+	PYTHON) command -v python3 >/dev/null && r=yes ;;
+	HTPASSWD) command -v htpasswd >/dev/null && r=yes ;;
+	OPENSSL) command -v openssl >/dev/null && r=yes ;;
 	*)
 		if [ -n "${test_prereq_set[$p]:-}" ]; then r=yes; fi
 		;;
@@ -164,4 +186,159 @@ test_grep() {
 		[ -f "$last" ] && sed 's/^/  | /' "$last" >&2
 		return 1
 	fi
+}
+
+# ---------------------------------------------------------------- daemons
+KILN_HELPERS=${KILN_HELPERS:-$SRC_DIR/${O:-out}/tests}
+FIXTURES=$SRC_DIR/tests/fixtures
+test_daemon_started() { echo "$1" >>"$TRASH/.pids"; }
+
+# A free TCP port on 127.0.0.1.
+free_port() {
+	python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
+}
+
+# wait_port PORT: until something listens on 127.0.0.1:PORT, at most ~10s.
+wait_port() {
+	local i=0
+	while [ $i -lt 100 ]; do
+		(exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null && return 0
+		sleep 0.1
+		i=$((i + 1))
+	done
+	echo "nothing listens on 127.0.0.1:$1" >&2
+	return 1
+}
+
+# wait_http URL: until anything answers (any status), at most ~10s.
+wait_http() {
+	local i=0
+	while [ $i -lt 100 ]; do
+		curl -ks -o /dev/null "$1" && return 0
+		sleep 0.1
+		i=$((i + 1))
+	done
+	echo "nothing answers at $1" >&2
+	return 1
+}
+
+# start_registry NAME [--tls CERT KEY [--clientca CA]] [--htpasswd FILE]
+#                [--token REALM SERVICE ISSUER ROOTCERTS] [--port N]
+# Runs Debian's docker-registry on 127.0.0.1 with its storage in
+# $TRASH/NAME; sets REGISTRY_PORT and REGISTRY (127.0.0.1:PORT) and leaves
+# NAME/pid, NAME/port, NAME/config.yml.  Call it outside test bodies (it
+# sets variables the later tests use).  restart_registry NAME starts it
+# again on the same port and storage; stop_registry NAME stops it.
+start_registry() {
+	local name=$1
+	shift
+	local d=$TRASH/$name port= tls= auth=
+	mkdir -p "$d/data"
+	while [ $# -gt 0 ]; do
+		case $1 in
+		--tls) tls="  tls:
+    certificate: $2
+    key: $3"; shift 3 ;;
+		--clientca) tls="$tls
+    clientcas:
+      - $2"; shift 2 ;;
+		--htpasswd) auth="auth:
+  htpasswd:
+    realm: kiln-test
+    path: $2"; shift 2 ;;
+		--token) auth="auth:
+  token:
+    realm: $2
+    service: $3
+    issuer: $4
+    rootcertbundle: $5"; shift 5 ;;
+		--port) port=$2; shift 2 ;;
+		*) echo "start_registry: unknown option $1" >&2; return 1 ;;
+		esac
+	done
+	[ -n "$port" ] || port=$(free_port)
+	cat >"$d/config.yml" <<EOF
+version: 0.1
+log:
+  level: error
+  accesslog:
+    disabled: true
+storage:
+  filesystem:
+    rootdirectory: $d/data
+  delete:
+    enabled: true
+http:
+  addr: 127.0.0.1:$port
+  secret: kiln-test-secret
+$tls
+$auth
+EOF
+	echo "$port" >"$d/port"
+	if [ -n "$tls" ]; then echo https >"$d/scheme"; else echo http >"$d/scheme"; fi
+	restart_registry "$name"
+}
+
+restart_registry() {
+	local d=$TRASH/$1
+	REGISTRY_PORT=$(cat "$d/port")
+	REGISTRY=127.0.0.1:$REGISTRY_PORT
+	setsid docker-registry serve "$d/config.yml" >>"$d/log" 2>&1 </dev/null &
+	echo $! >"$d/pid"
+	test_daemon_started $!
+	wait_port "$REGISTRY_PORT" || {
+		cat "$d/log" >&2
+		return 1
+	}
+}
+
+stop_registry() {
+	local pid
+	pid=$(cat "$TRASH/$1/pid")
+	kill "$pid" 2>/dev/null
+	while kill -0 "$pid" 2>/dev/null; do sleep 0.05; done
+}
+
+# start_fixture NAME PORT CMD...: a fixture server in the background,
+# stopped at exit; waits until PORT answers.
+start_fixture() {
+	local name=$1 port=$2
+	shift 2
+	setsid "$@" >>"$TRASH/$name.log" 2>&1 </dev/null &
+	test_daemon_started $!
+	wait_port "$port"
+}
+
+# make_image DIR TAG [make-oci-layout options]: an OCI layout of the busybox
+# rootfs (made once by tests/images/make-rootfs.sh, cached in /var/tmp).
+make_image() {
+	local dir=$1 tag=$2 rootfs
+	shift 2
+	rootfs=$(bash "$SRC_DIR/tests/images/make-rootfs.sh" busybox 2>/dev/null) || return 1
+	python3 "$FIXTURES/make-oci-layout.py" "$dir" "$tag" "$rootfs" "$@" >/dev/null
+}
+# seed_registry DIR TAG DEST: skopeo copy an OCI layout into a registry.
+seed_registry() {
+	skopeo copy -q --all --dest-tls-verify=false "oci:$1:$2" "docker://$3"
+}
+# registry_get ARGS: the registry client test driver.
+registry_get() { "$KILN_HELPERS/registry-get" "$@"; }
+
+# make_ca DIR: a test CA (DIR/ca.crt, ca.key) and a server certificate for
+# 127.0.0.1 and localhost (DIR/server.crt, server.key) signed by it, and a
+# client certificate (DIR/client.cert, client.key).
+make_ca() {
+	local d=$1
+	mkdir -p "$d" &&
+	openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj /CN=kiln-test-ca \
+		-keyout "$d/ca.key" -out "$d/ca.crt" 2>/dev/null &&
+	openssl req -newkey rsa:2048 -nodes -subj /CN=127.0.0.1 \
+		-keyout "$d/server.key" -out "$d/server.csr" 2>/dev/null &&
+	printf 'subjectAltName=IP:127.0.0.1,DNS:localhost\n' >"$d/ext" &&
+	openssl x509 -req -in "$d/server.csr" -CA "$d/ca.crt" -CAkey "$d/ca.key" \
+		-CAcreateserial -days 2 -extfile "$d/ext" -out "$d/server.crt" 2>/dev/null &&
+	openssl req -newkey rsa:2048 -nodes -subj /CN=kiln-client \
+		-keyout "$d/client.key" -out "$d/client.csr" 2>/dev/null &&
+	openssl x509 -req -in "$d/client.csr" -CA "$d/ca.crt" -CAkey "$d/ca.key" \
+		-CAcreateserial -days 2 -out "$d/client.cert" 2>/dev/null
 }
