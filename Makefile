@@ -45,14 +45,12 @@ LIB := $(O)/libkiln.a
 
 UNIT_SRCS := $(sort $(wildcard tests/unit/t-*.c))
 UNIT_BINS := $(UNIT_SRCS:tests/unit/%.c=$(O)/tests/%)
+# Helper programs the shell tests drive (not TAP producers).
 HELPER_SRCS := $(sort $(filter-out tests/helpers/faultinject.c,$(wildcard tests/helpers/*.c)))
 HELPER_BINS := $(HELPER_SRCS:tests/helpers/%.c=$(O)/tests/%)
 CONF_SRCS := $(sort $(wildcard tests/conformance/c-*.c))
 CONF_BINS := $(CONF_SRCS:tests/conformance/%.c=$(O)/tests/%)
 FUZZ_SRCS := $(sort $(wildcard tests/fuzz/fuzz-*.c))
-# Helper programs the shell tests drive (not TAP producers).
-HELPER_SRCS := $(sort $(filter-out tests/helpers/faultinject.c,$(wildcard tests/helpers/*.c)))
-HELPER_BINS := $(HELPER_SRCS:tests/helpers/%.c=$(O)/tests/%)
 
 all: kiln
 
