@@ -45,6 +45,8 @@ LIB := $(O)/libkiln.a
 
 UNIT_SRCS := $(sort $(wildcard tests/unit/t-*.c))
 UNIT_BINS := $(UNIT_SRCS:tests/unit/%.c=$(O)/tests/%)
+HELPER_SRCS := $(sort $(wildcard tests/helpers/*.c))
+HELPER_BINS := $(HELPER_SRCS:tests/helpers/%.c=$(O)/tests/%)
 CONF_SRCS := $(sort $(wildcard tests/conformance/c-*.c))
 CONF_BINS := $(CONF_SRCS:tests/conformance/%.c=$(O)/tests/%)
 FUZZ_SRCS := $(sort $(wildcard tests/fuzz/fuzz-*.c))
@@ -68,7 +70,11 @@ $(O)/tests/%: $(O)/tests/unit/%.o $(LIB)
 $(O)/tests/c-%: $(O)/tests/conformance/c-%.o $(LIB)
 	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(LIBS)
 
-test-bins: kiln $(UNIT_BINS) $(CONF_BINS)
+# Helper programs the shell tests and benchmarks drive (not TAP tests).
+$(HELPER_BINS): $(O)/tests/%: $(O)/tests/helpers/%.o $(LIB)
+	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(LIBS)
+
+test-bins: kiln $(UNIT_BINS) $(CONF_BINS) $(HELPER_BINS)
 
 # Every test reports TAP; tests/run-tests.sh counts and prints the summary.
 check: test-bins
@@ -80,7 +86,7 @@ unit: $(UNIT_BINS)
 conformance: kiln $(CONF_BINS)
 	@O=$(O) sh tests/run-tests.sh conformance
 
-integration: kiln
+integration: kiln $(HELPER_BINS)
 	@O=$(O) sh tests/run-tests.sh integration
 
 # libFuzzer targets: always clang, always with ASan+UBSan.
