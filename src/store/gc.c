@@ -80,6 +80,48 @@ static void mark(struct store *s, const char *digest, struct dset *blobs,
 	json_decref(m);
 }
 
+/*
+ * Images containers were created from are gc roots even when untagged:
+ * containers/<id>/image holds the manifest digest (see store.h).  Their
+ * diffIDs also go to `held` (may be NULL): layer dirs a container may be
+ * running on survive `prune -a`.
+ */
+static void mark_containers(struct store *s, struct dset *blobs,
+			    struct dset *diffids, struct dset *held)
+{
+	int fd = openat(s->root_fd, STORE_CONTAINERS_DIR,
+			O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0)
+		return;
+	DIR *d = fdopendir(fd);
+	if (!d) {
+		close(fd);
+		return;
+	}
+	struct dirent *de;
+	while ((de = readdir(d))) {
+		if (de->d_name[0] == '.')
+			continue;
+		cleanup_free char *p = xstrfmt("%s/image", de->d_name);
+		int ifd = openat(dirfd(d), p, O_RDONLY | O_CLOEXEC);
+		if (ifd < 0)
+			continue;
+		char buf[STORE_DIGEST_MAX + 2];
+		ssize_t n = read(ifd, buf, sizeof(buf) - 1);
+		close(ifd);
+		if (n <= 0)
+			continue;
+		buf[n] = '\0';
+		buf[strcspn(buf, "\n")] = '\0';
+		if (!store_digest_valid(buf))
+			continue;
+		mark(s, buf, blobs, diffids, 0);
+		if (held)
+			mark(s, buf, blobs, held, 0);
+	}
+	closedir(d);
+}
+
 static int mark_refs(struct store *s, struct dset *blobs, struct dset *diffids,
 		     struct error **err)
 {
@@ -89,6 +131,7 @@ static int mark_refs(struct store *s, struct dset *blobs, struct dset *diffids,
 	for (size_t i = 0; i < refs.nr; i++)
 		mark(s, refs.v[i].digest, blobs, diffids, 0);
 	store_refs_release(&refs);
+	mark_containers(s, blobs, diffids, NULL);
 	return 0;
 }
 
@@ -236,12 +279,15 @@ int store_prune(struct store *s, const struct store_prune_opts *opts,
 	}
 	struct dset blobs = { STRVEC_INIT, false };
 	struct dset diffids = { STRVEC_INIT, false };
+	struct dset held = { STRVEC_INIT, false };
 	if (mark_refs(s, &blobs, &diffids, err) < 0)
 		goto fail;
-	struct sweep sw = { &blobs, res, opts->dry_run, opts->all };
+	mark_containers(s, &blobs, &diffids, &held);
+	struct sweep sw = { &blobs, res, opts->dry_run, false };
 	for_each_entry(s->root_fd, "blobs/sha256", s, sweep_blob, &sw);
 	for_each_entry(s->root_fd, "layerinfo", s, sweep_layerinfo, &sw);
-	sw.keep = &diffids;
+	/* -a: every layer dir except those containers may be running on */
+	sw.keep = opts->all ? &held : &diffids;
 	for_each_entry(s->root_fd, "layers", s, sweep_layer, &sw);
 	for_each_entry(s->root_fd, "tmp", s, sweep_all, &sw);
 	if (opts->all)
@@ -250,10 +296,12 @@ int store_prune(struct store *s, const struct store_prune_opts *opts,
 		store_fsync_dir(s->blobs_fd, "blobs/sha256", NULL);
 	strvec_clear(&blobs.v);
 	strvec_clear(&diffids.v);
+	strvec_clear(&held.v);
 	return 0;
 fail:
 	strvec_clear(&blobs.v);
 	strvec_clear(&diffids.v);
+	strvec_clear(&held.v);
 	return -1;
 }
 
