@@ -6,6 +6,9 @@
 
 const struct cmd_entry kiln_commands[] = {
 	{ "parse", cmd_parse, "Parse a Dockerfile and print its syntax tree" },
+	{ "run", cmd_run, "Create and run a new container from an image" },
+	{ "ps", cmd_ps, "List containers" },
+	{ "rm", cmd_rm, "Remove one or more containers" },
 	{ "images", cmd_images, "List images" },
 	{ "import", cmd_import, "Import a tarball to create an image" },
 	{ "tag", cmd_tag,
