@@ -181,6 +181,7 @@ int container_save(const struct container *c, struct error **err)
 	json_object_set_new(o, "Hostname", json_string(c->hostname));
 	json_object_set_new(o, "Created", json_string(created));
 	json_object_set_new(o, "CreatedUnix", json_integer(c->created));
+	json_object_set_new(o, "CreatedNano", json_integer(c->created_ns));
 	json_t *st = json_object();
 	json_object_set_new(st, "Status", json_string(state_name(c->state)));
 	json_object_set_new(st, "Pid", json_integer(c->pid));
@@ -220,6 +221,7 @@ static struct container *container_read(const char *dir, const char *id)
 	c->manifest = jstr(o, "Manifest");
 	c->hostname = jstr(o, "Hostname");
 	c->created = json_integer_value(json_object_get(o, "CreatedUnix"));
+	c->created_ns = json_integer_value(json_object_get(o, "CreatedNano"));
 	size_t i;
 	json_t *v;
 	json_array_foreach(json_object_get(o, "Command"), i, v)
@@ -283,8 +285,8 @@ static int cmp_created(const void *a, const void *b)
 {
 	const struct container *x = *(struct container *const *)a;
 	const struct container *y = *(struct container *const *)b;
-	if (x->created != y->created)
-		return x->created > y->created ? -1 : 1;
+	if (x->created_ns != y->created_ns)
+		return x->created_ns > y->created_ns ? -1 : 1;
 	return strcmp(x->id, y->id);
 }
 
@@ -510,7 +512,10 @@ struct container *container_create(struct store *s,
 	c->manifest = xstrdup(img->manifest_digest);
 	strvec_pushv(&c->command, (const char **)command);
 	c->hostname = xstrfmt("%.12s", id);
-	c->created = time(NULL);
+	struct timespec now;
+	clock_gettime(CLOCK_REALTIME, &now);
+	c->created = now.tv_sec;
+	c->created_ns = (int64_t)now.tv_sec * 1000000000 + now.tv_nsec;
 	c->state = CONTAINER_CREATED;
 	c->dir = xstrfmt("%s/%s", top, id);
 	if (mkdir(c->dir, 0700) < 0) {

@@ -46,6 +46,7 @@ struct container {
 	struct strvec command; /* entrypoint + cmd as run */
 	char *hostname;
 	int64_t created; /* unix seconds */
+	int64_t created_ns; /* unix nanoseconds (ordering) */
 	enum container_state state;
 	pid_t pid; /* kiln process running it, while running */
 	unsigned long long pid_start; /* its start time (/proc/PID/stat) */

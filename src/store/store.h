@@ -11,9 +11,10 @@
  *   containers/<id>/      containers (owned by container/); store/ only
  *                         reads containers/<id>/image, the manifest digest
  *                         the container was created from: a gc root, so
- *                         prune and rmi's gc keep that image's blobs and
- *                         layer dirs (also under prune -a) until the
- *                         container is removed
+ *                         prune and rmi's gc keep that image (its untagged
+ *                         index entry too), its blobs and its layer dirs
+ *                         (also under prune -a) until the container is
+ *                         removed
  *   tmp/                  staging: everything enters by write, fsync, rename
  *   lock, index.lock      flock(2) files (see "Locking" below)
  *
