@@ -203,8 +203,21 @@ static char *user_home(const struct strvec *lowers, const char *spec)
 static void add_etc_files(struct sandbox *sb)
 {
 	bool host_net = sb->network == SANDBOX_NET_HOST;
-	cleanup_free char *hosts = host_net ? host_file("/etc/hosts")
-					    : xstrdup(docker_hosts);
+	struct strbuf hosts_sb = STRBUF_INIT;
+	if (host_net) {
+		/* the host's names, and ours when it is not the host's */
+		cleanup_free char *text = host_file("/etc/hosts");
+		char host[256] = "";
+		gethostname(host, sizeof(host) - 1);
+		strbuf_addstr(&hosts_sb, text);
+		if (hosts_sb.len && hosts_sb.buf[hosts_sb.len - 1] != '\n')
+			strbuf_addch(&hosts_sb, '\n');
+		if (strcmp(host, sb->hostname))
+			strbuf_addf(&hosts_sb, "127.0.0.1\t%s\n", sb->hostname);
+	} else {
+		strbuf_addstr(&hosts_sb, docker_hosts);
+	}
+	cleanup_free char *hosts = strbuf_detach(&hosts_sb, NULL);
 	cleanup_free char *hostname = xstrfmt("%s\n", sb->hostname);
 	cleanup_free char *resolv = resolv_conf(host_net);
 	sandbox_add_file(sb, "/etc/hosts", hosts, 0644);
@@ -472,7 +485,8 @@ int cmd_run(int argc, char **argv)
 		sb.user = xstrdup(user);
 	if (o.hostname && *o.hostname) {
 		sb.hostname = xstrdup(o.hostname);
-	} else if (sb.network == SANDBOX_NET_HOST) {
+	} else if (o.network && !strcmp(o.network, "host")) {
+		/* docker: --network host shares the host's name too */
 		char host[256] = "";
 		gethostname(host, sizeof(host) - 1);
 		sb.hostname = xstrdup(host);

@@ -105,13 +105,15 @@ run_test 'the command is PID 1 and host processes are invisible' '
 '
 
 run_test 'the hostname is the container'"'"'s: its short ID, or --hostname' '
-	kr --network none --name "h-$EX" busybox sh -c "hostname; cat /etc/hostname; echo \$HOSTNAME" >out &&
+	kr --name "h-$EX" busybox sh -c "hostname; cat /etc/hostname; echo \$HOSTNAME" >out &&
 	id=$(kiln ps -aq | head -n 1) &&
 	printf "%s\n%s\n%s\n" $id $id $id >expect && test_cmp expect out &&
 	kiln rm "h-$EX" >/dev/null &&
 	kr --rm --hostname kiln-box busybox sh -c "hostname; grep -c . /etc/hosts" >out &&
 	test "$(sed -n 1p out)" = kiln-box &&
-	test "$(hostname)" != kiln-box
+	test "$(hostname)" != kiln-box &&
+	kr --rm --network host busybox hostname >out &&
+	hostname >expect && test_cmp expect out
 '
 
 run_test 'mount fails' '
