@@ -6,7 +6,6 @@
 
 const struct cmd_entry kiln_commands[] = {
 	{ "images", cmd_images, "List images" },
-	{ "import", cmd_import, "Import a tarball to create an image" },
 	{ "tag", cmd_tag,
 	  "Create a tag TARGET_IMAGE that refers to SOURCE_IMAGE" },
 	{ "rmi", cmd_rmi, "Remove one or more images" },
@@ -14,13 +13,9 @@ const struct cmd_entry kiln_commands[] = {
 	{ "history", cmd_history, "Show the history of an image" },
 	{ "save", cmd_save, "Save images to a tar archive" },
 	{ "load", cmd_load, "Load images from a tar archive" },
+	{ "import", cmd_import, "Import a tarball to create an image" },
 	{ "prune", cmd_prune, "Remove unused images and data" },
 	{ "fsck", cmd_fsck, "Verify the image store" },
-	{ "pull", cmd_pull, "Download an image from a registry" },
-	{ "push", cmd_push, "Upload an image to a registry" },
-	{ "login", cmd_login, "Log in to a registry" },
-	{ "logout", cmd_logout, "Log out from a registry" },
-	{ "parse", cmd_parse, "Parse a Dockerfile and print its syntax tree" },
 	{ "version", cmd_version, "Show the kiln version" },
 	{ "help", cmd_help, "Show help for kiln or one of its commands" },
 	{ NULL, NULL, NULL },

@@ -92,6 +92,9 @@ int cmd_pull(int argc, char **argv);
 int cmd_push(int argc, char **argv);
 int cmd_login(int argc, char **argv);
 int cmd_logout(int argc, char **argv);
+int cmd_run(int argc, char **argv);
+int cmd_ps(int argc, char **argv);
+int cmd_rm(int argc, char **argv);
 
 /* ------------------------------------------------------------ output */
 

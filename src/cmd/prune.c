@@ -2,8 +2,8 @@
  * kiln prune [-a]: remove dangling (untagged) images and everything no
  * image refers to (blobs, extracted layers, staging leftovers).  With -a,
  * also every extracted layer directory and the build cache: they are
- * re-created from blobs when needed.  Tagged images are never removed
- * (kiln has no containers that could keep them "in use").
+ * re-created from blobs when needed.  Tagged images are never removed, nor
+ * the images and layer dirs containers use (store.h: containers/<id>/image).
  */
 #include "cmd/cmd.h"
 #include "store/store.h"

@@ -3,6 +3,7 @@
  * refers to it, printing "Untagged: …" and "Deleted: …" as docker does.
  */
 #include "cmd/cmd.h"
+#include "container/container.h"
 #include "store/store.h"
 
 #include <sys/file.h>
@@ -15,6 +16,59 @@ static int untag(struct store *s, const char *full, struct error **err)
 	cleanup_free char *fam = store_ref_familiar(full);
 	printf("Untagged: %s\n", fam);
 	return 0;
+}
+
+/*
+ * docker refuses to remove an image containers were created from: the last
+ * tag (without -f) or the image by ID (without -f; never while one runs).
+ * With -f the tags go but the image stays, untagged, while containers use
+ * it (returns 1 then; the store keeps its data: containers/<id>/image is
+ * a gc root).
+ */
+static int check_containers(struct store *s, const struct store_image *img,
+			    const char *name, bool by_tag, bool force,
+			    struct error **err)
+{
+	struct container **v;
+	size_t nr;
+	if (container_list(s, &v, &nr, err) < 0)
+		return -1;
+	const struct container *user = NULL, *running = NULL;
+	for (size_t i = 0; i < nr; i++) {
+		if (strcmp(v[i]->manifest, img->manifest_digest))
+			continue;
+		if (!user)
+			user = v[i];
+		if (!running && container_is_running(v[i]))
+			running = v[i];
+	}
+	int ret = user ? 1 : 0;
+	const char *id = img->config_digest + 7;
+	if (by_tag && img->names.nr > 1) {
+		; /* another tag still names it */
+	} else if (by_tag && user && !force) {
+		error_set(err, KILN_EINVAL,
+			  "conflict: unable to remove repository reference "
+			  "\"%s\" (must force) - container %.12s is using its "
+			  "referenced image %.12s",
+			  name, user->id, id);
+		ret = -1;
+	} else if (!by_tag && running) {
+		error_set(err, KILN_EINVAL,
+			  "conflict: unable to delete %.12s (cannot be "
+			  "forced) - image is being used by running container "
+			  "%.12s",
+			  id, running->id);
+		ret = -1;
+	} else if (!by_tag && user && !force) {
+		error_set(err, KILN_EINVAL,
+			  "conflict: unable to delete %.12s (must be forced) - "
+			  "image is being used by stopped container %.12s",
+			  id, user->id);
+		ret = -1;
+	}
+	container_list_free(v, nr);
+	return ret;
 }
 
 static int remove_image(struct store *s, const char *name, bool force,
@@ -30,6 +84,11 @@ static int remove_image(struct store *s, const char *name, bool force,
 	bool by_tag = false;
 	for (size_t i = 0; full && i < img->names.nr; i++)
 		by_tag |= !strcmp(img->names.v[i], full);
+	int in_use = check_containers(s, img, name, by_tag, force, err);
+	if (in_use < 0) {
+		store_image_free(img);
+		return -1;
+	}
 	if (by_tag) {
 		ret = untag(s, full, err);
 	} else if (img->names.nr > 1 && !force) {
@@ -55,7 +114,12 @@ static int remove_image(struct store *s, const char *name, bool force,
 					refs.v[i].name;
 		}
 		store_refs_release(&refs);
-		if (!ret && !used) {
+		if (!ret && !used && in_use) {
+			struct store_desc d = { img->manifest_media_type,
+						img->manifest_digest,
+						img->manifest_size };
+			ret = store_ref_set(s, NULL, &d, err);
+		} else if (!ret && !used) {
 			struct strvec deleted = STRVEC_INIT;
 			ret = store_ref_delete_digest(s, img->manifest_digest,
 						      err);

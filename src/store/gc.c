@@ -80,6 +80,53 @@ static void mark(struct store *s, const char *digest, struct dset *blobs,
 	json_decref(m);
 }
 
+/*
+ * Images containers were created from are gc roots even when untagged:
+ * containers/<id>/image holds the manifest digest (see store.h).  Their
+ * diffIDs also go to `held` (may be NULL): layer dirs a container may be
+ * running on survive `prune -a`.
+ */
+static void mark_containers(struct store *s, struct dset *blobs,
+			    struct dset *diffids, struct dset *held,
+			    struct dset *manifests)
+{
+	int fd = openat(s->root_fd, STORE_CONTAINERS_DIR,
+			O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0)
+		return;
+	DIR *d = fdopendir(fd);
+	if (!d) {
+		close(fd);
+		return;
+	}
+	struct dirent *de;
+	while ((de = readdir(d))) {
+		if (de->d_name[0] == '.')
+			continue;
+		cleanup_free char *p = xstrfmt("%s/image", de->d_name);
+		int ifd = openat(dirfd(d), p, O_RDONLY | O_CLOEXEC);
+		if (ifd < 0)
+			continue;
+		char buf[STORE_DIGEST_MAX + 2];
+		ssize_t n = read(ifd, buf, sizeof(buf) - 1);
+		close(ifd);
+		if (n <= 0)
+			continue;
+		buf[n] = '\0';
+		buf[strcspn(buf, "\n")] = '\0';
+		if (!store_digest_valid(buf))
+			continue;
+		if (manifests) {
+			dset_add(manifests, buf);
+			continue;
+		}
+		mark(s, buf, blobs, diffids, 0);
+		if (held)
+			mark(s, buf, blobs, held, 0);
+	}
+	closedir(d);
+}
+
 static int mark_refs(struct store *s, struct dset *blobs, struct dset *diffids,
 		     struct error **err)
 {
@@ -89,6 +136,7 @@ static int mark_refs(struct store *s, struct dset *blobs, struct dset *diffids,
 	for (size_t i = 0; i < refs.nr; i++)
 		mark(s, refs.v[i].digest, blobs, diffids, 0);
 	store_refs_release(&refs);
+	mark_containers(s, blobs, diffids, NULL, NULL);
 	return 0;
 }
 
@@ -195,12 +243,18 @@ static void sweep_all(struct store *s, int dfd, const char *name, void *data)
 
 /* ------------------------------------------------------------ prune */
 
+struct untagged {
+	struct strvec *untagged;
+	struct dset *in_use; /* manifests containers use: they stay */
+};
+
 static int drop_untagged(struct store_refs *refs, void *data,
 			 struct error **err)
 {
-	struct strvec *untagged = data;
+	struct untagged *u = data;
+	struct strvec *untagged = u->untagged;
 	for (size_t i = 0; i < refs->nr; i++) {
-		if (refs->v[i].name)
+		if (refs->v[i].name || dset_has(u->in_use, refs->v[i].digest))
 			continue;
 		strvec_push(untagged, refs->v[i].digest);
 		free(refs->v[i].digest);
@@ -221,27 +275,35 @@ int store_prune(struct store *s, const struct store_prune_opts *opts,
 	res->reclaimed = 0;
 	if (store_lock(s, LOCK_EX, err) < 0)
 		return -1;
+	struct dset in_use = { STRVEC_INIT, false };
+	mark_containers(s, NULL, NULL, NULL, &in_use);
+	int r = 0;
 	if (!opts->dry_run) {
-		if (store_refs_update(s, drop_untagged, &res->untagged, err) <
-		    0)
-			return -1;
+		struct untagged u = { &res->untagged, &in_use };
+		r = store_refs_update(s, drop_untagged, &u, err);
 	} else {
 		struct store_refs refs = STORE_REFS_INIT;
-		if (store_refs_read(s, &refs, err) < 0)
-			return -1;
-		for (size_t i = 0; i < refs.nr; i++)
-			if (!refs.v[i].name)
+		r = store_refs_read(s, &refs, err);
+		for (size_t i = 0; !r && i < refs.nr; i++)
+			if (!refs.v[i].name &&
+			    !dset_has(&in_use, refs.v[i].digest))
 				strvec_push(&res->untagged, refs.v[i].digest);
 		store_refs_release(&refs);
 	}
+	strvec_clear(&in_use.v);
+	if (r < 0)
+		return -1;
 	struct dset blobs = { STRVEC_INIT, false };
 	struct dset diffids = { STRVEC_INIT, false };
+	struct dset held = { STRVEC_INIT, false };
 	if (mark_refs(s, &blobs, &diffids, err) < 0)
 		goto fail;
-	struct sweep sw = { &blobs, res, opts->dry_run, opts->all };
+	mark_containers(s, &blobs, &diffids, &held, NULL);
+	struct sweep sw = { &blobs, res, opts->dry_run, false };
 	for_each_entry(s->root_fd, "blobs/sha256", s, sweep_blob, &sw);
 	for_each_entry(s->root_fd, "layerinfo", s, sweep_layerinfo, &sw);
-	sw.keep = &diffids;
+	/* -a: every layer dir except those containers may be running on */
+	sw.keep = opts->all ? &held : &diffids;
 	for_each_entry(s->root_fd, "layers", s, sweep_layer, &sw);
 	for_each_entry(s->root_fd, "tmp", s, sweep_all, &sw);
 	if (opts->all)
@@ -250,10 +312,12 @@ int store_prune(struct store *s, const struct store_prune_opts *opts,
 		store_fsync_dir(s->blobs_fd, "blobs/sha256", NULL);
 	strvec_clear(&blobs.v);
 	strvec_clear(&diffids.v);
+	strvec_clear(&held.v);
 	return 0;
 fail:
 	strvec_clear(&blobs.v);
 	strvec_clear(&diffids.v);
+	strvec_clear(&held.v);
 	return -1;
 }
 

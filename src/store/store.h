@@ -8,6 +8,13 @@
  *   layerinfo/<hex>       per compressed layer blob: "<diffid> <size>\n"
  *                         (uncompressed digest and size, a cache)
  *   cache/                build-cache records (owned by build/)
+ *   containers/<id>/      containers (owned by container/); store/ only
+ *                         reads containers/<id>/image, the manifest digest
+ *                         the container was created from: a gc root, so
+ *                         prune and rmi's gc keep that image (its untagged
+ *                         index entry too), its blobs and its layer dirs
+ *                         (also under prune -a) until the container is
+ *                         removed
  *   tmp/                  staging: everything enters by write, fsync, rename
  *   lock, index.lock      flock(2) files (see "Locking" below)
  *
@@ -44,6 +51,9 @@
 
 #include "base/base.h"
 #include <jansson.h>
+
+/* Where containers live under the store root (see above). */
+#define STORE_CONTAINERS_DIR "containers"
 
 /* "sha256:" + 64 hex + NUL */
 #define STORE_DIGEST_MAX 72
