@@ -5,7 +5,14 @@
 #include "cmd/cmd.h"
 
 const struct cmd_entry kiln_commands[] = {
+	{ "run", cmd_run, "Create and run a new container from an image" },
+	{ "ps", cmd_ps, "List containers" },
+	{ "rm", cmd_rm, "Remove one or more containers" },
 	{ "images", cmd_images, "List images" },
+	{ "pull", cmd_pull, "Download an image from a registry" },
+	{ "push", cmd_push, "Upload an image to a registry" },
+	{ "login", cmd_login, "Log in to a registry" },
+	{ "logout", cmd_logout, "Log out from a registry" },
 	{ "tag", cmd_tag,
 	  "Create a tag TARGET_IMAGE that refers to SOURCE_IMAGE" },
 	{ "rmi", cmd_rmi, "Remove one or more images" },
@@ -16,6 +23,7 @@ const struct cmd_entry kiln_commands[] = {
 	{ "import", cmd_import, "Import a tarball to create an image" },
 	{ "prune", cmd_prune, "Remove unused images and data" },
 	{ "fsck", cmd_fsck, "Verify the image store" },
+	{ "parse", cmd_parse, "Parse a Dockerfile and print its syntax tree" },
 	{ "version", cmd_version, "Show the kiln version" },
 	{ "help", cmd_help, "Show help for kiln or one of its commands" },
 	{ NULL, NULL, NULL },

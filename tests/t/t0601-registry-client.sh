@@ -225,7 +225,7 @@ test_expect_success 'a server ignoring Range still gives each byte once' '
 test_expect_success 'a registry killed mid-pull and restarted: the pull completes' '
 	make_image big latest --extra-layer-kb 8192 &&
 	seed_registry big latest $R/big/bb:latest || return 1
-	(KILN_DEBUG=1 KILN_REGISTRY_MAX_SPEED=4000000 KILN_REGISTRY_RETRIES=8 \
+	(KILN_DEBUG=1 KILN_REGISTRY_MAX_SPEED=300000 KILN_REGISTRY_RETRIES=8 \
 		registry_get --parallel 1 pull $R/big/bb \
 		bigpull >out 2>err; echo $? >rc) &
 	pull=$!
