@@ -22,6 +22,45 @@ test_expect_success 'images: columns, sizes and ages as docker prints them' '
 	test_grep -E "^busybox +latest +[0-9a-f]{12} +(Less than a second|1 second|[0-9]+ seconds) ago +[0-9.]+[kM]B$" out
 '
 
+# docker's SIZE is what the layer occupies unpacked: regular file sizes and
+# symlink target lengths, each hardlinked inode once, directories nothing;
+# not the length of the tar stream.
+test_expect_success 'SIZE is the unpacked size as docker counts it' '
+	python3 - sized.tar <<-\PY &&
+	import io, sys, tarfile
+	t = tarfile.open(sys.argv[1], "w", format=tarfile.PAX_FORMAT)
+	def add(name, kind=tarfile.REGTYPE, data=b"", link=""):
+	    i = tarfile.TarInfo(name)
+	    i.type, i.size, i.linkname = kind, len(data), link
+	    t.addfile(i, io.BytesIO(data))
+	add("d", tarfile.DIRTYPE)
+	add("d/a", data=b"x" * 1000)
+	add("d/hard", tarfile.LNKTYPE, link="d/a")
+	add("d/sym", tarfile.SYMTYPE, link="123456789")
+	add("d/" + "n" * 150, data=b"y" * 500)
+	add("d/longsym", tarfile.SYMTYPE, link="l" * 120)
+	t.close()
+	PY
+	kiln import sized.tar sized >id &&
+	kiln inspect sized >out &&
+	test_grep "\"Size\": 1629,$" out &&
+	kiln images sized >out &&
+	test_grep " 1.63kB$" out &&
+	kiln history sized >out &&
+	test_grep " 1.63kB " out &&
+	# records without the size (written before it existed) get it back
+	for li in "$KILN_ROOT"/layerinfo/*; do
+		test $(wc -w <"$li") = 3 &&
+		cut -d" " -f1,2 "$li" >li && cp li "$li" || return 1
+	done &&
+	kiln images sized >out &&
+	test_grep " 1.63kB$" out &&
+	for li in "$KILN_ROOT"/layerinfo/*; do
+		test $(wc -w <"$li") = 3 || return 1
+	done &&
+	kiln fsck
+'
+
 test_expect_success 'import from stdin, gzip, with --change and -m' '
 	gzip -c "$BB" >bb.tar.gz &&
 	kiln import -m "my message" --change "CMD [\"sh\"]" \
