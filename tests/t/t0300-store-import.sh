@@ -87,6 +87,29 @@ test_expect_success 'import from stdin, gzip, with --change and -m' '
 	PY
 '
 
+# docker 20.10's `docker inspect` of an imported image, field for field
+# (GraphDriver left out: kiln has none).
+test_expect_success 'inspect prints the fields in docker'"'"'s order and shape' '
+	kiln inspect busybox >out &&
+	python3 - out <<-\PY
+	import json, sys
+	d = json.load(open(sys.argv[1]))[0]
+	assert list(d) == ["Id", "RepoTags", "RepoDigests", "Parent",
+	    "Comment", "Created", "Container", "ContainerConfig",
+	    "DockerVersion", "Author", "Config", "Architecture", "Os",
+	    "Size", "VirtualSize", "RootFS", "Metadata"], list(d)
+	shape = ["Hostname", "Domainname", "User", "AttachStdin",
+	    "AttachStdout", "AttachStderr", "Tty", "OpenStdin", "StdinOnce",
+	    "Env", "Cmd", "Image", "Volumes", "WorkingDir", "Entrypoint",
+	    "OnBuild", "Labels"]
+	for k in ("Config", "ContainerConfig"):
+	    assert list(d[k]) == shape, (k, list(d[k]))
+	c = d["Config"]
+	assert c["Env"] is None and c["User"] == "" and c["Tty"] is False, c
+	assert d["Size"] == d["VirtualSize"], d
+	PY
+'
+
 test_expect_success 'the same content gives the same diffID whatever the compression' '
 	kiln inspect busybox 127.0.0.1:5000/team/bb:1.0 >out &&
 	python3 -c "import json,sys; d=json.load(open(\"out\")); assert d[0][\"RootFS\"]==d[1][\"RootFS\"], d"
