@@ -133,6 +133,22 @@ test_expect_success 'import without a name gives a dangling image' '
 	test_grep "^<none>  *<none>    $(cut -c8-19 id)   " out
 '
 
+test_expect_success 'images REPOSITORY filter: names and docker'"'"'s shell patterns' '
+	kiln tag busybox pat/one:1.0 &&
+	kiln tag busybox pat/two:2.0 &&
+	kiln images pat/one >out &&
+	test $(wc -l <out) = 2 && test_grep "^pat/one  *1.0 " out &&
+	kiln images "pat/*" >out &&
+	test $(wc -l <out) = 3 &&
+	kiln images "pat/*:2.*" >out &&
+	test $(wc -l <out) = 2 && test_grep "^pat/two  *2.0 " out &&
+	kiln images "*" >out &&
+	! grep "^pat/" out && test_grep "^busybox " out &&
+	kiln images "nomatch*" >out &&
+	test $(wc -l <out) = 1 &&
+	kiln rmi pat/one:1.0 pat/two:2.0
+'
+
 test_expect_success 'images -q, --no-trunc, --digests, --format json' '
 	kiln images -q >q &&
 	test_grep -E "^[0-9a-f]{12}$" q &&
@@ -248,6 +264,20 @@ test_expect_success 'bad input: one clear line, non-zero exit' '
 	test_grep "FROB is not a valid change command" err &&
 	tmp_is_empty &&
 	kiln fsck
+'
+
+test_expect_success 'rmi -f drops the tag of an image whose data is corrupt' '
+	kiln import "$BB" broken:1 >id &&
+	cfg=$(cut -d: -f2 id) &&
+	chmod u+w "$KILN_ROOT/blobs/sha256/$cfg" &&
+	echo garbage >"$KILN_ROOT/blobs/sha256/$cfg" &&
+	test_must_fail 1 kiln rmi broken:1 2>err &&
+	test_grep "corrupt" err &&
+	kiln rmi -f broken:1 >out &&
+	test_grep "^Untagged: broken:1$" out &&
+	test_must_fail 1 kiln rmi -f broken:1 2>err &&
+	test_grep "no such image" err &&
+	kiln fsck --repair >/dev/null; kiln fsck
 '
 
 test_expect_success 'an ambiguous ID prefix is refused' '
