@@ -14,7 +14,7 @@ fake_unit() {
 test_expect_success 'run-tests.sh: summary line and exit status 0' '
 	fake_unit t-pass "echo \"ok 1 - a\"; echo \"ok 2 # skip b (missing X)\"; echo 1..2" &&
 	fake_unit t-skipall "echo \"1..0 # SKIP no corpus\"" &&
-	O="$TRASH/o" sh "$SRC_DIR/tests/run-tests.sh" unit >out &&
+	env -u SAN_O O="$TRASH/o" sh "$SRC_DIR/tests/run-tests.sh" unit >out &&
 	tail -n1 out >last &&
 	echo "1 passed, 0 failed, 2 skipped" >expect &&
 	test_cmp expect last
@@ -23,7 +23,7 @@ test_expect_success 'run-tests.sh: summary line and exit status 0' '
 test_expect_success 'run-tests.sh: a failure or a crash makes it fail' '
 	fake_unit t-fail "echo \"ok 1 - a\"; echo \"not ok 2 - b\"; echo 1..2; exit 1" &&
 	fake_unit t-crash "echo \"ok 1 - a\"; kill -SEGV \$\$" &&
-	test_must_fail 1 env O="$TRASH/o" sh "$SRC_DIR/tests/run-tests.sh" unit >out &&
+	test_must_fail 1 env env -u SAN_O O="$TRASH/o" sh "$SRC_DIR/tests/run-tests.sh" unit >out &&
 	test_grep "^not ok - unit/t-crash exited with status 139$" out &&
 	tail -n1 out >last &&
 	echo "3 passed, 2 failed, 2 skipped" >expect &&
