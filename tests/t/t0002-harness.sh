@@ -23,7 +23,7 @@ test_expect_success 'run-tests.sh: summary line and exit status 0' '
 test_expect_success 'run-tests.sh: a failure or a crash makes it fail' '
 	fake_unit t-fail "echo \"ok 1 - a\"; echo \"not ok 2 - b\"; echo 1..2; exit 1" &&
 	fake_unit t-crash "echo \"ok 1 - a\"; kill -SEGV \$\$" &&
-	test_must_fail 1 env env -u SAN_O O="$TRASH/o" sh "$SRC_DIR/tests/run-tests.sh" unit >out &&
+	test_must_fail 1 env -u SAN_O O="$TRASH/o" sh "$SRC_DIR/tests/run-tests.sh" unit >out &&
 	test_grep "^not ok - unit/t-crash exited with status 139$" out &&
 	tail -n1 out >last &&
 	echo "3 passed, 2 failed, 2 skipped" >expect &&
