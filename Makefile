@@ -54,8 +54,16 @@ FUZZ_SRCS := $(sort $(wildcard tests/fuzz/fuzz-*.c))
 
 all: kiln
 
-kiln: $(O)/src/main.o $(LIB)
-	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(LIBS)
+# ./kiln is linked from whichever $(O) the flags chose; out/kiln-flavor
+# changes when they change, so switching between a plain and a SANITIZE
+# build relinks it.
+KILN_FLAVOR := $(O) $(SAN_FLAGS) $(CFLAGS) $(LDFLAGS)
+out/kiln-flavor: FORCE
+	@mkdir -p out
+	@echo '$(KILN_FLAVOR)' | cmp -s - $@ || echo '$(KILN_FLAVOR)' >$@
+
+kiln: $(O)/src/main.o $(LIB) out/kiln-flavor
+	$(CC) $(ALL_LDFLAGS) -o $@ $(O)/src/main.o $(LIB) $(LIBS)
 
 $(LIB): $(LIB_OBJS)
 	@rm -f $@
@@ -129,7 +137,9 @@ format:
 clean:
 	rm -rf out kiln
 
-.PHONY: all check unit conformance integration fuzz bench bench-bins format clean test-bins
-.SECONDARY:
+.PHONY: all check unit conformance integration fuzz bench bench-bins format clean test-bins FORCE
+# Keep the objects of pattern-built programs (not .SECONDARY: with no
+# prerequisites, which makes a missing $(O) look up to date).
+.PRECIOUS: $(O)/%.o
 
 -include $(shell find $(O) -name '*.d' 2>/dev/null)

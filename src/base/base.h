@@ -54,7 +54,7 @@ char *xstrndup(const char *s, size_t n);
 void *xmemdup(const void *p, size_t n);
 /* Returns a newly allocated string; caller frees. */
 PRINTF_LIKE(1, 2) char *xstrfmt(const char *fmt, ...);
-char *xstrvfmt(const char *fmt, va_list ap);
+PRINTF_LIKE(1, 0) char *xstrvfmt(const char *fmt, va_list ap);
 
 /* Multiplication and addition that abort on overflow. */
 size_t st_mult(size_t a, size_t b);
@@ -201,6 +201,7 @@ void strbuf_addstr(struct strbuf *sb, const char *s);
 void strbuf_addch(struct strbuf *sb, int c);
 void strbuf_addbuf(struct strbuf *sb, const struct strbuf *other);
 PRINTF_LIKE(2, 3) void strbuf_addf(struct strbuf *sb, const char *fmt, ...);
+PRINTF_LIKE(2, 0)
 void strbuf_vaddf(struct strbuf *sb, const char *fmt, va_list ap);
 /* Append honouring sb->cap: returns -1 (buffer unchanged) when over cap. */
 int strbuf_add_checked(struct strbuf *sb, const void *data, size_t len);

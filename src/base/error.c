@@ -5,8 +5,9 @@
  */
 #include "base/base.h"
 
-static void error_vset(struct error **err, int code, const char *fmt,
-		       va_list ap, const char *suffix)
+static PRINTF_LIKE(3, 0) void error_vset(struct error **err, int code,
+					 const char *fmt, va_list ap,
+					 const char *suffix)
 {
 	if (!err || *err)
 		return;
@@ -68,8 +69,8 @@ void error_clear(struct error **err)
 	}
 }
 
-static void vreport(const char *prefix, const char *fmt, va_list ap,
-		    const char *suffix)
+static PRINTF_LIKE(2, 0) void vreport(const char *prefix, const char *fmt,
+				      va_list ap, const char *suffix)
 {
 	struct strbuf sb = STRBUF_INIT;
 	strbuf_addstr(&sb, prefix);

@@ -5,14 +5,24 @@
 
 int cmd_help(int argc, char **argv)
 {
-	if (argc > 1) {
+	static const struct opt opts[] = { OPT_END_() };
+	if (argc > 1)
+		argc = parse_options(argc, argv, opts, "kiln help [COMMAND]",
+				     "Show help for kiln or one of its "
+				     "commands.",
+				     false);
+	else
+		argc = 0;
+	if (argc > 1)
+		usage_error("help", "\"kiln help\" accepts at most 1 argument");
+	if (argc == 1) {
 		for (const struct cmd_entry *c = kiln_commands; c->name; c++)
-			if (!strcmp(c->name, argv[1])) {
-				char *args[] = { argv[1], (char *)"--help",
+			if (!strcmp(c->name, argv[0])) {
+				char *args[] = { argv[0], (char *)"--help",
 						 NULL };
 				return c->fn(2, args);
 			}
-		usage_error("help", "unknown command: \"%s\"", argv[1]);
+		usage_error("help", "unknown command: \"%s\"", argv[0]);
 	}
 	printf("Usage:  kiln [--root DIR] COMMAND [ARG...]\n\n"
 	       "A daemonless container image builder.\n\n"

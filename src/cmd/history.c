@@ -87,9 +87,8 @@ int cmd_history(int argc, char **argv)
 				*p = ' ';
 		cleanup_free char *by2 = no_trunc ? xstrdup(by1)
 						  : cmd_ellipsis(by1, 45);
-		uint64_t size = layer_of[k] != (size_t)-1
-					? layers[layer_of[k]].usize
-					: 0;
+		uint64_t size =
+			layer_of[k] != (size_t)-1 ? layers[layer_of[k]].du : 0;
 		cleanup_free char *sz =
 			human ? cmd_human_size((double)size, 3)
 			      : xstrfmt("%llu", (unsigned long long)size);

@@ -1,9 +1,12 @@
 /*
  * kiln images [REPOSITORY[:TAG]]: one row per tag (and one per untagged
- * image), newest first, in docker's table layout and units.
+ * image), newest first, in docker's table layout and units.  The filter
+ * may be a shell pattern ("bk*", "app:1.*") as docker's is.
  */
 #include "cmd/cmd.h"
 #include "store/store.h"
+
+#include <fnmatch.h>
 
 struct row {
 	char *repo, *tag, *digest; /* familiar repository, tag, manifest */
@@ -35,6 +38,25 @@ static bool row_matches(const struct row *r, const char *full_filter,
 	free(tag);
 	free(digest);
 	return ok;
+}
+
+/*
+ * A filter with shell pattern characters is matched as docker does: the
+ * pattern against "repository:tag", then against the repository alone
+ * ('*' stops at '/').  Untagged images never match.
+ */
+static bool is_pattern(const char *s)
+{
+	return strpbrk(s, "*?[") != NULL;
+}
+
+static bool row_matches_pattern(const struct row *r, const char *pat)
+{
+	if (!strcmp(r->repo, "<none>"))
+		return false;
+	cleanup_free char *full = xstrfmt("%s:%s", r->repo, r->tag);
+	return !fnmatch(pat, full, FNM_PATHNAME) ||
+	       !fnmatch(pat, r->repo, FNM_PATHNAME);
 }
 
 static void json_row(const struct row *r, const char *id, const char *since,
@@ -94,7 +116,8 @@ int cmd_images(int argc, char **argv)
 	struct error *e = NULL;
 	cleanup_free char *filter = NULL;
 	bool filter_tag = false;
-	if (argc == 1) {
+	const char *pattern = argc == 1 && is_pattern(argv[0]) ? argv[0] : NULL;
+	if (argc == 1 && !pattern) {
 		filter = store_ref_normalize(argv[0], &e);
 		if (!filter)
 			return cmd_fail(e);
@@ -149,7 +172,8 @@ int cmd_images(int argc, char **argv)
 			ret = 1;
 		}
 		store_image_free(img);
-		if (row_matches(r, filter, filter_tag)) {
+		if (pattern ? row_matches_pattern(r, pattern)
+			    : row_matches(r, filter, filter_tag)) {
 			nr++;
 		} else {
 			free(r->repo);

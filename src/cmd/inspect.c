@@ -1,6 +1,7 @@
 /*
  * kiln inspect IMAGE...: docker-like JSON for each image (Id, RepoTags,
- * RepoDigests, Config, RootFS, ...), as one indented JSON array.
+ * RepoDigests, Config, RootFS, ...), as one indented JSON array, with the
+ * fields in the order and shape docker 20.10 prints them.
  */
 #include "cmd/cmd.h"
 #include "store/store.h"
@@ -9,6 +10,67 @@ static json_t *str_or_empty(json_t *cfg, const char *key)
 {
 	const char *v = json_string_value(json_object_get(cfg, key));
 	return json_string(v ? v : "");
+}
+
+/*
+ * An image config's "config" in the shape docker's inspect prints it (its
+ * container.Config): every field, in docker's order, null or empty when
+ * unset; the omitempty ones only when set.  `cc` may be NULL.
+ */
+static json_t *docker_config(json_t *cc)
+{
+	static const struct {
+		const char *key;
+		char kind; /* s: string, b: bool, n: null, o: omitempty */
+	} fields[] = {
+		{ "Hostname", 's' },
+		{ "Domainname", 's' },
+		{ "User", 's' },
+		{ "AttachStdin", 'b' },
+		{ "AttachStdout", 'b' },
+		{ "AttachStderr", 'b' },
+		{ "ExposedPorts", 'o' },
+		{ "Tty", 'b' },
+		{ "OpenStdin", 'b' },
+		{ "StdinOnce", 'b' },
+		{ "Env", 'n' },
+		{ "Cmd", 'n' },
+		{ "Healthcheck", 'o' },
+		{ "ArgsEscaped", 'o' },
+		{ "Image", 's' },
+		{ "Volumes", 'n' },
+		{ "WorkingDir", 's' },
+		{ "Entrypoint", 'n' },
+		{ "NetworkDisabled", 'o' },
+		{ "MacAddress", 'o' },
+		{ "OnBuild", 'n' },
+		{ "Labels", 'n' },
+		{ "StopSignal", 'o' },
+		{ "StopTimeout", 'o' },
+		{ "Shell", 'o' },
+	};
+	json_t *j = json_object();
+	for (size_t i = 0; i < ARRAY_SIZE(fields); i++) {
+		json_t *v = json_object_get(cc, fields[i].key);
+		if (v && !json_is_null(v)) {
+			json_object_set(j, fields[i].key, v);
+			continue;
+		}
+		switch (fields[i].kind) {
+		case 's':
+			json_object_set_new(j, fields[i].key, json_string(""));
+			break;
+		case 'b':
+			json_object_set_new(j, fields[i].key, json_false());
+			break;
+		case 'n':
+			json_object_set_new(j, fields[i].key, json_null());
+			break;
+		default:
+			break;
+		}
+	}
+	return j;
 }
 
 static json_t *describe(struct store *s, struct store_image *img,
@@ -45,16 +107,21 @@ static json_t *describe(struct store *s, struct store_image *img,
 	json_object_set_new(j, "Parent", json_string(""));
 	json_object_set_new(j, "Comment", str_or_empty(c, "comment"));
 	json_object_set_new(j, "Created", str_or_empty(c, "created"));
+	json_object_set_new(j, "Container", str_or_empty(c, "container"));
+	json_object_set_new(j, "ContainerConfig",
+			    docker_config(json_object_get(c, "container_"
+							     "config")));
 	json_object_set_new(j, "DockerVersion",
 			    str_or_empty(c, "docker_version"));
 	json_object_set_new(j, "Author", str_or_empty(c, "author"));
-	json_t *cc = json_object_get(c, "config");
-	json_object_set_new(j, "Config", cc ? json_incref(cc) : json_null());
+	json_object_set_new(j, "Config",
+			    docker_config(json_object_get(c, "config")));
 	json_object_set_new(j, "Architecture", str_or_empty(c, "architecture"));
 	if (json_string_value(json_object_get(c, "variant")))
 		json_object_set_new(j, "Variant", str_or_empty(c, "variant"));
 	json_object_set_new(j, "Os", str_or_empty(c, "os"));
 	json_object_set_new(j, "Size", json_integer((json_int_t)size));
+	json_object_set_new(j, "VirtualSize", json_integer((json_int_t)size));
 	json_t *rootfs = json_object();
 	json_object_set_new(rootfs, "Type", json_string("layers"));
 	json_t *layers = json_object_get(json_object_get(c, "rootfs"), "diff_"

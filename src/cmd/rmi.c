@@ -71,10 +71,36 @@ static int check_containers(struct store *s, const struct store_image *img,
 	return ret;
 }
 
+/*
+ * rmi -f of a tag whose image cannot be read (a corrupt or missing blob):
+ * drop the tag anyway so the name can be reused; fsck and prune deal with
+ * the data.  Keeps the lookup error when the name is no tag.
+ */
+static int untag_broken(struct store *s, const char *name, struct error **err)
+{
+	struct error *e = NULL;
+	cleanup_free char *full = store_ref_normalize(name, &e);
+	if (!full) {
+		error_free(e);
+		return -1;
+	}
+	char old[STORE_DIGEST_MAX];
+	if (store_ref_delete(s, full, old, &e) < 0) {
+		error_free(e);
+		return -1;
+	}
+	error_clear(err);
+	cleanup_free char *fam = store_ref_familiar(full);
+	printf("Untagged: %s\n", fam);
+	return 0;
+}
+
 static int remove_image(struct store *s, const char *name, bool force,
 			struct error **err)
 {
 	struct store_image *img = store_image_lookup(s, name, err);
+	if (!img && force)
+		return untag_broken(s, name, err);
 	if (!img)
 		return -1;
 	int ret = 0;

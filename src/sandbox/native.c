@@ -42,8 +42,9 @@ void child_send(struct sandbox_child *c, int type, int code, const char *text)
 	while (ret < 0 && errno == EINTR);
 }
 
-static NORETURN void child_vfail(struct sandbox_child *c, int code,
-				 const char *fmt, va_list ap, int errnum)
+static NORETURN PRINTF_LIKE(3, 0) void child_vfail(struct sandbox_child *c,
+						   int code, const char *fmt,
+						   va_list ap, int errnum)
 {
 	char buf[2048];
 	int n = vsnprintf(buf, sizeof(buf), fmt, ap);

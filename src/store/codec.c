@@ -418,20 +418,86 @@ static int tar_check_header(struct store_tarcheck *t, struct error **err)
 		return -1;
 	}
 	switch (h[156]) {
-	case '1':
+	case 'x':
+	case 'K':
+		t->meta_type = h[156];
+		t->meta_left = size;
+		t->meta_len = 0;
+		break;
+	case 'g':
+	case 'L':
+		break;
+	case '0':
+	case '\0':
+	case '7':
+		if (t->have_size)
+			size = t->size;
+		t->du += size;
+		t->have_size = t->have_link = false;
+		break;
 	case '2':
+		t->du += t->have_link ? t->link_len
+				      : strnlen((const char *)h + 157, 100);
+		size = 0;
+		t->have_size = t->have_link = false;
+		break;
+	case '1':
 	case '3':
 	case '4':
 	case '5':
 	case '6':
 		size = 0;
+		t->have_size = t->have_link = false;
 		break;
 	default:
+		t->have_size = t->have_link = false;
 		break;
 	}
 	t->skip = (size + 511) & ~(uint64_t)511;
 	t->entries++;
 	return 0;
+}
+
+/* The collected pax records or GNU long link name, for the next entry. */
+static void tar_meta_done(struct store_tarcheck *t)
+{
+	if (t->meta_type == 'K') {
+		t->link_len = strnlen(t->meta, t->meta_len);
+		t->have_link = true;
+		return;
+	}
+	/* pax: "<len> <key>=<value>\n" records */
+	size_t i = 0;
+	while (i < t->meta_len) {
+		size_t len = 0, j = i;
+		while (j < t->meta_len && t->meta[j] >= '0' &&
+		       t->meta[j] <= '9' && len < STORE_TAR_META_MAX)
+			len = len * 10 + (size_t)(t->meta[j++] - '0');
+		if (j >= t->meta_len || t->meta[j] != ' ' || len <= j - i ||
+		    len > t->meta_len - i)
+			return;
+		const char *key = t->meta + j + 1;
+		const char *end = t->meta + i + len - 1; /* the '\n' */
+		const char *eq = memchr(key, '=', (size_t)(end - key));
+		if (eq) {
+			size_t klen = (size_t)(eq - key);
+			if (klen == 4 && !memcmp(key, "size", 4)) {
+				uint64_t v = 0;
+				const char *p = eq + 1;
+				for (; p < end && *p >= '0' && *p <= '9'; p++)
+					v = v * 10 + (uint64_t)(*p - '0');
+				if (p == end && p > eq + 1 &&
+				    v < (1ull << 62)) {
+					t->size = v;
+					t->have_size = true;
+				}
+			} else if (klen == 8 && !memcmp(key, "linkpath", 8)) {
+				t->link_len = (uint64_t)(end - eq - 1);
+				t->have_link = true;
+			}
+		}
+		i += len;
+	}
 }
 
 int store_tarcheck_feed(struct store_tarcheck *t, const void *buf, size_t len,
@@ -441,6 +507,18 @@ int store_tarcheck_feed(struct store_tarcheck *t, const void *buf, size_t len,
 	while (len && !t->ended) {
 		if (t->skip) {
 			size_t n = t->skip < len ? (size_t)t->skip : len;
+			if (t->meta_left) {
+				size_t m = t->meta_left < n
+						   ? (size_t)t->meta_left
+						   : n;
+				size_t room = STORE_TAR_META_MAX - t->meta_len;
+				memcpy(t->meta + t->meta_len, p,
+				       m < room ? m : room);
+				t->meta_len += m < room ? m : room;
+				t->meta_left -= m;
+				if (!t->meta_left)
+					tar_meta_done(t);
+			}
 			t->skip -= n;
 			p += n;
 			len -= n;

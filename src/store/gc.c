@@ -438,14 +438,10 @@ static void fsck_layerinfo(struct store *s, int dfd, const char *name,
 		close(fd);
 		if (n > 0) {
 			buf[n] = '\0';
-			char *sp = strchr(buf, ' ');
-			unsigned long long v;
-			char *nl = strchr(buf, '\n');
-			if (sp && nl) {
-				*sp = *nl = '\0';
-				ok = hex64(name) && store_digest_valid(buf) &&
-				     !parse_uint(sp + 1, UINT64_MAX, &v);
-			}
+			char diffid[STORE_DIGEST_MAX];
+			uint64_t usize, du;
+			ok = hex64(name) &&
+			     !store_layerinfo_parse(buf, diffid, &usize, &du);
 		}
 	}
 	if (ok)

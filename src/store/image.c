@@ -357,7 +357,8 @@ int store_image_layers(struct store *s, const struct store_image *img,
 		v[i].size = json_integer_value(json_object_get(l, "size"));
 		v[i].diffid = xstrdup(di);
 		char got[STORE_DIGEST_MAX];
-		if (store_layerinfo_get(s, d, got, &v[i].usize, err) < 0) {
+		if (store_layerinfo_get_du(s, d, got, &v[i].usize, &v[i].du,
+					   err) < 0) {
 			store_layer_descs_free(v, i + 1);
 			return -1;
 		}
@@ -384,7 +385,7 @@ int store_image_size(struct store *s, const struct store_image *img,
 		return -1;
 	uint64_t total = 0;
 	for (size_t i = 0; i < n; i++)
-		total += v[i].usize;
+		total += v[i].du;
 	store_layer_descs_free(v, n);
 	*size = total;
 	return 0;

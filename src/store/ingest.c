@@ -300,8 +300,8 @@ int store_ingest_commit(struct store_ingest *in, const char *expected,
 		res->media_type = layer_type(stored);
 		store_sha256_final(&in->diff, res->diffid);
 		res->usize = in->usize;
-		if (store_layerinfo_put(in->s, res->digest, res->diffid,
-					res->usize, err) < 0) {
+		if (store_layerinfo_put_du(in->s, res->digest, res->diffid,
+					   res->usize, in->tar.du, err) < 0) {
 			store_ingest_abort(in);
 			return -1;
 		}

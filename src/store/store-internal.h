@@ -79,17 +79,41 @@ int store_unzip_write(struct store_unzip *u, const void *buf, size_t len,
 int store_unzip_finish(struct store_unzip *u, struct error **err);
 void store_unzip_free(struct store_unzip *u);
 
-/* A push-fed sanity check that a byte stream is a tar archive. */
+/*
+ * A push-fed sanity check that a byte stream is a tar archive.  On the way
+ * it adds up `du`, what the layer occupies unpacked as docker counts it
+ * (the image SIZE column): regular file sizes plus symlink target lengths,
+ * hardlinks counted once (pax `size`/`linkpath` and GNU long links
+ * honoured).  Zero-initialise before the first feed.
+ */
+#define STORE_TAR_META_MAX 8192
 struct store_tarcheck {
 	unsigned char hdr[512];
 	size_t fill;
 	uint64_t skip;
 	uint64_t entries;
 	bool ended;
+	uint64_t du;
+	/* pax ('x') or GNU long link ('K') data being collected */
+	unsigned char meta_type;
+	uint64_t meta_left;
+	size_t meta_len;
+	char meta[STORE_TAR_META_MAX];
+	/* overrides for the next entry */
+	bool have_size, have_link;
+	uint64_t size, link_len;
 };
 int store_tarcheck_feed(struct store_tarcheck *t, const void *buf, size_t len,
 			struct error **err);
 int store_tarcheck_finish(struct store_tarcheck *t, struct error **err);
+
+/*
+ * A layerinfo record, "<diffid> <usize>[ <du>]\n": parse it into `diffid`
+ * (STORE_DIGEST_MAX), `*usize` and `*du` (UINT64_MAX when the record is
+ * older than the du field).  Returns -1 on a malformed record.
+ */
+int store_layerinfo_parse(const char *line, char *diffid, uint64_t *usize,
+			  uint64_t *du);
 
 /* ------------------------------------------------------------ misc */
 

@@ -398,8 +398,9 @@ int store_lock_for_write(struct store *s, struct error **err)
 
 /* ------------------------------------------------------------ layerinfo */
 
-int store_layerinfo_put(struct store *s, const char *blob_digest,
-			const char *diffid, uint64_t usize, struct error **err)
+static int layerinfo_write(struct store *s, const char *blob_digest,
+			   const char *diffid, uint64_t usize, uint64_t du,
+			   struct error **err)
 {
 	const char *hex = store_digest_hex(blob_digest);
 	if (!hex || !store_digest_valid(diffid)) {
@@ -407,15 +408,59 @@ int store_layerinfo_put(struct store *s, const char *blob_digest,
 		return -1;
 	}
 	cleanup_free char *name = xstrfmt("layerinfo/%s", hex);
-	cleanup_free char *line =
-		xstrfmt("%s %llu\n", diffid, (unsigned long long)usize);
+	cleanup_free char *line = du == UINT64_MAX
+					  ? xstrfmt("%s %llu\n", diffid,
+						    (unsigned long long)usize)
+					  : xstrfmt("%s %llu %llu\n", diffid,
+						    (unsigned long long)usize,
+						    (unsigned long long)du);
 	return store_write_atomic(s, s->root_fd, name, line, strlen(line), name,
 				  err);
+}
+
+int store_layerinfo_put(struct store *s, const char *blob_digest,
+			const char *diffid, uint64_t usize, struct error **err)
+{
+	return layerinfo_write(s, blob_digest, diffid, usize, UINT64_MAX, err);
+}
+
+int store_layerinfo_put_du(struct store *s, const char *blob_digest,
+			   const char *diffid, uint64_t usize, uint64_t du,
+			   struct error **err)
+{
+	return layerinfo_write(s, blob_digest, diffid, usize, du, err);
+}
+
+int store_layerinfo_parse(const char *line, char *diffid, uint64_t *usize,
+			  uint64_t *du)
+{
+	char buf[160];
+	size_t n = strcspn(line, "\n");
+	if (n >= sizeof(buf) || line[n] != '\n' || line[n + 1])
+		return -1;
+	memcpy(buf, line, n);
+	buf[n] = '\0';
+	char *sp = strchr(buf, ' ');
+	if (!sp || sp - buf != 71)
+		return -1;
+	*sp = '\0';
+	char *sp2 = strchr(sp + 1, ' ');
+	if (sp2)
+		*sp2 = '\0';
+	unsigned long long u, d = UINT64_MAX;
+	if (!store_digest_valid(buf) || parse_uint(sp + 1, UINT64_MAX, &u) ||
+	    (sp2 && parse_uint(sp2 + 1, UINT64_MAX - 1, &d)))
+		return -1;
+	memcpy(diffid, buf, 72);
+	*usize = u;
+	*du = d;
+	return 0;
 }
 
 struct count_hash {
 	struct store_sha256 h;
 	uint64_t n;
+	struct store_tarcheck *tar; /* NULL once the stream proved no tar */
 };
 
 static int count_hash_sink(void *data, const void *buf, size_t len,
@@ -424,11 +469,14 @@ static int count_hash_sink(void *data, const void *buf, size_t len,
 	struct count_hash *c = data;
 	store_sha256_update(&c->h, buf, len);
 	c->n += len;
+	if (c->tar && store_tarcheck_feed(c->tar, buf, len, NULL) < 0)
+		c->tar = NULL;
 	return 0;
 }
 
 static int layerinfo_compute(struct store *s, const char *blob_digest,
-			     char *diffid, uint64_t *usize, struct error **err)
+			     char *diffid, uint64_t *usize, uint64_t *du,
+			     struct error **err)
 {
 	cleanup_close int fd = store_blob_open(s, blob_digest, NULL, err);
 	if (fd < 0)
@@ -440,7 +488,8 @@ static int layerinfo_compute(struct store *s, const char *blob_digest,
 		return -1;
 	}
 	enum store_comp c = store_comp_detect(buf, (size_t)n);
-	struct count_hash ch = { { NULL }, 0 };
+	cleanup_free struct store_tarcheck *tar = xcalloc(1, sizeof(*tar));
+	struct count_hash ch = { { NULL }, 0, tar };
 	store_sha256_init(&ch.h);
 	struct store_unzip *u = store_unzip_new(c, count_hash_sink, &ch);
 	if (!u) {
@@ -472,11 +521,14 @@ static int layerinfo_compute(struct store *s, const char *blob_digest,
 	}
 	store_sha256_final(&ch.h, diffid);
 	*usize = ch.n;
+	*du = ch.tar ? ch.tar->du : 0;
 	return 0;
 }
 
-int store_layerinfo_get(struct store *s, const char *blob_digest, char *diffid,
-			uint64_t *usize, struct error **err)
+/* Read the record; compute (and record) what it lacks. */
+static int layerinfo_get(struct store *s, const char *blob_digest, char *diffid,
+			 uint64_t *usize, uint64_t *du, bool need_du,
+			 struct error **err)
 {
 	const char *hex = store_digest_hex(blob_digest);
 	if (!hex) {
@@ -486,34 +538,37 @@ int store_layerinfo_get(struct store *s, const char *blob_digest, char *diffid,
 	cleanup_free char *name = xstrfmt("layerinfo/%s", hex);
 	cleanup_close int fd = openat(s->root_fd, name, O_RDONLY | O_CLOEXEC);
 	if (fd >= 0) {
-		char line[128];
+		char line[160];
 		ssize_t n = read(fd, line, sizeof(line) - 1);
-		if (n > 72) {
+		if (n > 0) {
 			line[n] = '\0';
-			char *sp = strchr(line, ' ');
-			unsigned long long v;
-			if (sp && sp - line == 71) {
-				*sp = '\0';
-				char *nl = strchr(sp + 1, '\n');
-				if (nl)
-					*nl = '\0';
-				if (store_digest_valid(line) &&
-				    !parse_uint(sp + 1, UINT64_MAX, &v)) {
-					memcpy(diffid, line, 72);
-					*usize = v;
-					return 0;
-				}
-			}
+			if (!store_layerinfo_parse(line, diffid, usize, du) &&
+			    (!need_du || *du != UINT64_MAX))
+				return 0;
 		}
 	}
-	if (layerinfo_compute(s, blob_digest, diffid, usize, err) < 0)
+	if (layerinfo_compute(s, blob_digest, diffid, usize, du, err) < 0)
 		return -1;
 	/* a cache: failing to record it is not an error */
 	struct error *ignored = NULL;
 	if (!store_lock_for_write(s, &ignored))
-		store_layerinfo_put(s, blob_digest, diffid, *usize, &ignored);
+		layerinfo_write(s, blob_digest, diffid, *usize, *du, &ignored);
 	error_free(ignored);
 	return 0;
+}
+
+int store_layerinfo_get(struct store *s, const char *blob_digest, char *diffid,
+			uint64_t *usize, struct error **err)
+{
+	uint64_t du;
+	return layerinfo_get(s, blob_digest, diffid, usize, &du, false, err);
+}
+
+int store_layerinfo_get_du(struct store *s, const char *blob_digest,
+			   char *diffid, uint64_t *usize, uint64_t *du,
+			   struct error **err)
+{
+	return layerinfo_get(s, blob_digest, diffid, usize, du, true, err);
 }
 
 /* ------------------------------------------------------------ time */

@@ -179,6 +179,17 @@ int store_layerinfo_put(struct store *s, const char *blob_digest,
 			const char *diffid, uint64_t usize, struct error **err);
 int store_layerinfo_get(struct store *s, const char *blob_digest, char *diffid,
 			uint64_t *usize, struct error **err);
+/*
+ * The same with `du`, the layer's size unpacked as docker counts it (file
+ * sizes and symlink lengths, hardlinks once: the SIZE of `kiln images`).
+ * Records written without it get it computed once, as above.
+ */
+int store_layerinfo_put_du(struct store *s, const char *blob_digest,
+			   const char *diffid, uint64_t usize, uint64_t du,
+			   struct error **err);
+int store_layerinfo_get_du(struct store *s, const char *blob_digest,
+			   char *diffid, uint64_t *usize, uint64_t *du,
+			   struct error **err);
 
 /* ------------------------------------------------------------ ingest */
 
@@ -338,6 +349,7 @@ struct store_layer_desc {
 	int64_t size; /* of the blob */
 	char *diffid; /* from the config's rootfs.diff_ids */
 	uint64_t usize; /* uncompressed size (from layerinfo) */
+	uint64_t du; /* unpacked size as docker shows it (layerinfo) */
 };
 /*
  * The layers of an image with their diffIDs and uncompressed sizes
@@ -348,7 +360,7 @@ int store_image_layers(struct store *s, const struct store_image *img,
 		       struct store_layer_desc **out, size_t *nr,
 		       struct error **err);
 void store_layer_descs_free(struct store_layer_desc *v, size_t nr);
-/* Sum of the uncompressed layer sizes. */
+/* The image's unpacked size as docker shows it: the sum of the layers' du. */
 int store_image_size(struct store *s, const struct store_image *img,
 		     uint64_t *size, struct error **err);
 

@@ -307,9 +307,9 @@ static void real_dockerfiles(const char *corpus)
 		strbuf_release(&in);
 		free(path);
 	}
-	printf("# real-dockerfiles: parsed %zu files, %zu instructions in "
-	       "%.1f ms\n",
-	       files.nr, nodes, total);
+	printf("# real-dockerfiles: parsed %zu files, %zu lines, %zu "
+	       "instructions in %.1f ms\n",
+	       files.nr, lines, nodes, total);
 	strvec_clear(&files);
 	strbuf_release(&index);
 	free(index_path);

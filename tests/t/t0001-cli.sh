@@ -55,4 +55,28 @@ test_expect_success 'unknown shorthand flag exits 125' '
 	test_grep "unknown shorthand flag: .z." err
 '
 
+# Every command kiln help lists: --help prints its usage and exits 0; an
+# unknown flag, long or short, exits 125 naming the flag.
+test_expect_success 'every command: --help, -h, unknown flags' '
+	kiln help >out &&
+	sed -n "/^Commands:/,/^\$/s/^  \([a-z]*\) .*/\1/p" out >cmds &&
+	test $(wc -l <cmds) -ge 10 &&
+	while read -r c; do
+		kiln $c --help >h || { echo "$c --help failed"; return 1; }
+		grep -q "^Usage:  kiln $c" h || { echo "$c: no usage"; return 1; }
+		kiln $c -h >h2 && test_cmp h h2 || return 1
+		test_must_fail 125 kiln $c --no-such-flag 2>err &&
+		test_grep "unknown flag: --no-such-flag" err || return 1
+		test_must_fail 125 kiln $c -Z 2>err &&
+		test_grep "unknown shorthand flag: .Z." err || return 1
+	done <cmds
+'
+
+test_expect_success 'kiln help --help; kiln help with a bad topic' '
+	kiln help --help >out &&
+	test_grep "^Usage:  kiln help" out &&
+	test_must_fail 125 kiln help nosuch 2>err &&
+	test_grep "unknown command: \"nosuch\"" err
+'
+
 test_done

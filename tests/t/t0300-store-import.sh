@@ -22,6 +22,45 @@ test_expect_success 'images: columns, sizes and ages as docker prints them' '
 	test_grep -E "^busybox +latest +[0-9a-f]{12} +(Less than a second|1 second|[0-9]+ seconds) ago +[0-9.]+[kM]B$" out
 '
 
+# docker's SIZE is what the layer occupies unpacked: regular file sizes and
+# symlink target lengths, each hardlinked inode once, directories nothing;
+# not the length of the tar stream.
+test_expect_success 'SIZE is the unpacked size as docker counts it' '
+	python3 - sized.tar <<-\PY &&
+	import io, sys, tarfile
+	t = tarfile.open(sys.argv[1], "w", format=tarfile.PAX_FORMAT)
+	def add(name, kind=tarfile.REGTYPE, data=b"", link=""):
+	    i = tarfile.TarInfo(name)
+	    i.type, i.size, i.linkname = kind, len(data), link
+	    t.addfile(i, io.BytesIO(data))
+	add("d", tarfile.DIRTYPE)
+	add("d/a", data=b"x" * 1000)
+	add("d/hard", tarfile.LNKTYPE, link="d/a")
+	add("d/sym", tarfile.SYMTYPE, link="123456789")
+	add("d/" + "n" * 150, data=b"y" * 500)
+	add("d/longsym", tarfile.SYMTYPE, link="l" * 120)
+	t.close()
+	PY
+	kiln import sized.tar sized >id &&
+	kiln inspect sized >out &&
+	test_grep "\"Size\": 1629,$" out &&
+	kiln images sized >out &&
+	test_grep " 1.63kB$" out &&
+	kiln history sized >out &&
+	test_grep " 1.63kB " out &&
+	# records without the size (written before it existed) get it back
+	for li in "$KILN_ROOT"/layerinfo/*; do
+		test $(wc -w <"$li") = 3 &&
+		cut -d" " -f1,2 "$li" >li && cp li "$li" || return 1
+	done &&
+	kiln images sized >out &&
+	test_grep " 1.63kB$" out &&
+	for li in "$KILN_ROOT"/layerinfo/*; do
+		test $(wc -w <"$li") = 3 || return 1
+	done &&
+	kiln fsck
+'
+
 test_expect_success 'import from stdin, gzip, with --change and -m' '
 	gzip -c "$BB" >bb.tar.gz &&
 	kiln import -m "my message" --change "CMD [\"sh\"]" \
@@ -48,6 +87,29 @@ test_expect_success 'import from stdin, gzip, with --change and -m' '
 	PY
 '
 
+# docker 20.10's `docker inspect` of an imported image, field for field
+# (GraphDriver left out: kiln has none).
+test_expect_success 'inspect prints the fields in docker'"'"'s order and shape' '
+	kiln inspect busybox >out &&
+	python3 - out <<-\PY
+	import json, sys
+	d = json.load(open(sys.argv[1]))[0]
+	assert list(d) == ["Id", "RepoTags", "RepoDigests", "Parent",
+	    "Comment", "Created", "Container", "ContainerConfig",
+	    "DockerVersion", "Author", "Config", "Architecture", "Os",
+	    "Size", "VirtualSize", "RootFS", "Metadata"], list(d)
+	shape = ["Hostname", "Domainname", "User", "AttachStdin",
+	    "AttachStdout", "AttachStderr", "Tty", "OpenStdin", "StdinOnce",
+	    "Env", "Cmd", "Image", "Volumes", "WorkingDir", "Entrypoint",
+	    "OnBuild", "Labels"]
+	for k in ("Config", "ContainerConfig"):
+	    assert list(d[k]) == shape, (k, list(d[k]))
+	c = d["Config"]
+	assert c["Env"] is None and c["User"] == "" and c["Tty"] is False, c
+	assert d["Size"] == d["VirtualSize"], d
+	PY
+'
+
 test_expect_success 'the same content gives the same diffID whatever the compression' '
 	kiln inspect busybox 127.0.0.1:5000/team/bb:1.0 >out &&
 	python3 -c "import json,sys; d=json.load(open(\"out\")); assert d[0][\"RootFS\"]==d[1][\"RootFS\"], d"
@@ -69,6 +131,22 @@ test_expect_success 'import without a name gives a dangling image' '
 	kiln import "$BB" >id &&
 	kiln images >out &&
 	test_grep "^<none>  *<none>    $(cut -c8-19 id)   " out
+'
+
+test_expect_success 'images REPOSITORY filter: names and docker'"'"'s shell patterns' '
+	kiln tag busybox pat/one:1.0 &&
+	kiln tag busybox pat/two:2.0 &&
+	kiln images pat/one >out &&
+	test $(wc -l <out) = 2 && test_grep "^pat/one  *1.0 " out &&
+	kiln images "pat/*" >out &&
+	test $(wc -l <out) = 3 &&
+	kiln images "pat/*:2.*" >out &&
+	test $(wc -l <out) = 2 && test_grep "^pat/two  *2.0 " out &&
+	kiln images "*" >out &&
+	! grep "^pat/" out && test_grep "^busybox " out &&
+	kiln images "nomatch*" >out &&
+	test $(wc -l <out) = 1 &&
+	kiln rmi pat/one:1.0 pat/two:2.0
 '
 
 test_expect_success 'images -q, --no-trunc, --digests, --format json' '
@@ -186,6 +264,20 @@ test_expect_success 'bad input: one clear line, non-zero exit' '
 	test_grep "FROB is not a valid change command" err &&
 	tmp_is_empty &&
 	kiln fsck
+'
+
+test_expect_success 'rmi -f drops the tag of an image whose data is corrupt' '
+	kiln import "$BB" broken:1 >id &&
+	cfg=$(cut -d: -f2 id) &&
+	chmod u+w "$KILN_ROOT/blobs/sha256/$cfg" &&
+	echo garbage >"$KILN_ROOT/blobs/sha256/$cfg" &&
+	test_must_fail 1 kiln rmi broken:1 2>err &&
+	test_grep "corrupt" err &&
+	kiln rmi -f broken:1 >out &&
+	test_grep "^Untagged: broken:1$" out &&
+	test_must_fail 1 kiln rmi -f broken:1 2>err &&
+	test_grep "no such image" err &&
+	kiln fsck --repair >/dev/null; kiln fsck
 '
 
 test_expect_success 'an ambiguous ID prefix is refused' '

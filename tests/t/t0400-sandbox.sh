@@ -55,7 +55,8 @@ check_clean() {
 	local n i
 	for i in 1 2 3 4 5 6 7 8 9 10; do
 		n=$(ns_procs)
-		[ "$n" = "$BASE_PROCS" ] && return 0
+		# fewer is fine: other containers on the host come and go
+		[ "$n" -le "$BASE_PROCS" ] && return 0
 		sleep 0.1
 	done
 	echo "processes left behind: $n (was $BASE_PROCS)"

@@ -308,8 +308,8 @@ static void test_digests(void)
 	static const char *const grammar_ok[] = {
 		D64,
 		"sha256+b64u:LCa0a2j_xo_5m0U8HTBBNBNCLXBkg7-g-YpeiGJm564",
-		"multihash+base58:"
-		"QmRZxt2b1FVZPNqd8hsiykDL3TdBDeTSPX9Kv46HmX4Gx8",
+		("multihash+base58:"
+		 "QmRZxt2b1FVZPNqd8hsiykDL3TdBDeTSPX9Kv46HmX4Gx8"),
 		"sha256.foo-bar:abc",
 		"a:b",
 	};
