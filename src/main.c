@@ -5,6 +5,7 @@
 #include "cmd/cmd.h"
 
 const struct cmd_entry kiln_commands[] = {
+	{ "parse", cmd_parse, "Parse a Dockerfile and print its syntax tree" },
 	{ "version", cmd_version, "Show the kiln version" },
 	{ "help", cmd_help, "Show help for kiln or one of its commands" },
 	{ NULL, NULL, NULL },

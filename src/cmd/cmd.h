@@ -77,5 +77,6 @@ extern const struct cmd_entry kiln_commands[];
 
 int cmd_help(int argc, char **argv);
 int cmd_version(int argc, char **argv);
+int cmd_parse(int argc, char **argv);
 
 #endif
