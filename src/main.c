@@ -6,6 +6,17 @@
 
 const struct cmd_entry kiln_commands[] = {
 	{ "parse", cmd_parse, "Parse a Dockerfile and print its syntax tree" },
+	{ "images", cmd_images, "List images" },
+	{ "import", cmd_import, "Import a tarball to create an image" },
+	{ "tag", cmd_tag,
+	  "Create a tag TARGET_IMAGE that refers to SOURCE_IMAGE" },
+	{ "rmi", cmd_rmi, "Remove one or more images" },
+	{ "inspect", cmd_inspect, "Display detailed information on images" },
+	{ "history", cmd_history, "Show the history of an image" },
+	{ "save", cmd_save, "Save images to a tar archive" },
+	{ "load", cmd_load, "Load images from a tar archive" },
+	{ "prune", cmd_prune, "Remove unused images and data" },
+	{ "fsck", cmd_fsck, "Verify the image store" },
 	{ "version", cmd_version, "Show the kiln version" },
 	{ "help", cmd_help, "Show help for kiln or one of its commands" },
 	{ NULL, NULL, NULL },

@@ -78,5 +78,52 @@ extern const struct cmd_entry kiln_commands[];
 int cmd_help(int argc, char **argv);
 int cmd_version(int argc, char **argv);
 int cmd_parse(int argc, char **argv);
+int cmd_import(int argc, char **argv);
+int cmd_images(int argc, char **argv);
+int cmd_tag(int argc, char **argv);
+int cmd_rmi(int argc, char **argv);
+int cmd_inspect(int argc, char **argv);
+int cmd_history(int argc, char **argv);
+int cmd_save(int argc, char **argv);
+int cmd_load(int argc, char **argv);
+int cmd_fsck(int argc, char **argv);
+int cmd_prune(int argc, char **argv);
+
+/* ------------------------------------------------------------ output */
+
+/*
+ * docker's go-units formatting: "Less than a second", "About a minute",
+ * "3 hours" for a duration in seconds; "2.14MB" (decimal units, `prec`
+ * significant digits: 3 for images/history).  Caller frees.
+ */
+char *cmd_human_duration(int64_t seconds);
+char *cmd_human_size(double size, int prec);
+/* "<duration> ago" for a unix time, "N/A" for 0. */
+char *cmd_created_since(int64_t when);
+/*
+ * Cut `s` to `max` characters (UTF-8 aware), ending in "…", as docker's
+ * Ellipsis.  Caller frees.
+ */
+char *cmd_ellipsis(const char *s, size_t max);
+
+/*
+ * A table printed like docker's tabwriter (minwidth 10, padding 3, the
+ * last column unpadded).  Add cells row by row.
+ */
+struct cmd_table {
+	struct strvec cells;
+	size_t ncols;
+};
+void cmd_table_init(struct cmd_table *t, size_t ncols);
+void cmd_table_add(struct cmd_table *t, const char *cell);
+PRINTF_LIKE(2, 3) void cmd_table_addf(struct cmd_table *t, const char *fmt, ...);
+void cmd_table_print(struct cmd_table *t, FILE *out);
+void cmd_table_release(struct cmd_table *t);
+
+/* Open the store (--root / $KILN_ROOT / default); prints the error. */
+struct store;
+struct store *cmd_store_open(void);
+/* Print an error object, free it, return 1 (an operational failure). */
+int cmd_fail(struct error *e);
 
 #endif

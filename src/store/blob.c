@@ -1,0 +1,276 @@
+/*
+ * Content-addressed blobs under blobs/sha256/.  A blob is written into
+ * tmp/, hashed while written, fsync'd, verified against the expected
+ * digest and only then renamed to its final name (and the directory
+ * fsync'd), so a name under blobs/ never refers to partial data.
+ */
+#include "store/store-internal.h"
+
+#include <sys/stat.h>
+
+struct store_blob_writer {
+	struct store *s;
+	int fd;
+	char *tmpname;
+	struct store_sha256 h;
+	uint64_t size;
+	bool failed;
+};
+
+struct store_blob_writer *store_blob_begin(struct store *s, struct error **err)
+{
+	if (store_lock_for_write(s, err) < 0)
+		return NULL;
+	struct store_blob_writer *w = xcalloc(1, sizeof(*w));
+	w->s = s;
+	w->tmpname = store_tmpname(".blob");
+	w->fd = openat(s->tmp_fd, w->tmpname,
+		       O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+	if (w->fd < 0) {
+		error_set_errno(err, "create '%s/tmp/%s'", s->root, w->tmpname);
+		free(w->tmpname);
+		free(w);
+		return NULL;
+	}
+	store_sha256_init(&w->h);
+	return w;
+}
+
+int store_blob_write(struct store_blob_writer *w, const void *buf, size_t len,
+		     struct error **err)
+{
+	if (w->failed) {
+		error_set(err, KILN_EINTERNAL, "blob writer failed earlier");
+		return -1;
+	}
+	if (store_write_all(w->fd, buf, len) < 0) {
+		w->failed = true;
+		error_set_errno(err, "write '%s/tmp/%s'", w->s->root,
+				w->tmpname);
+		return -1;
+	}
+	store_sha256_update(&w->h, buf, len);
+	w->size += len;
+	return 0;
+}
+
+uint64_t store_blob_written(const struct store_blob_writer *w)
+{
+	return w->size;
+}
+
+void store_blob_abort(struct store_blob_writer *w)
+{
+	if (!w)
+		return;
+	if (w->fd >= 0)
+		close(w->fd);
+	unlinkat(w->s->tmp_fd, w->tmpname, 0);
+	store_sha256_release(&w->h);
+	free(w->tmpname);
+	free(w);
+}
+
+int store_blob_commit(struct store_blob_writer *w, const char *expected,
+		      char *digest, uint64_t *size, struct error **err)
+{
+	struct store *s = w->s;
+	char got[STORE_DIGEST_MAX];
+	if (w->failed) {
+		error_set(err, KILN_EINTERNAL, "blob writer failed earlier");
+		store_blob_abort(w);
+		return -1;
+	}
+	if (store_xfsync(w->fd) < 0) {
+		error_set_errno(err, "fsync '%s/tmp/%s'", s->root, w->tmpname);
+		store_blob_abort(w);
+		return -1;
+	}
+	int fd = w->fd;
+	w->fd = -1;
+	if (close(fd) < 0) {
+		error_set_errno(err, "close '%s/tmp/%s'", s->root, w->tmpname);
+		store_blob_abort(w);
+		return -1;
+	}
+	store_sha256_final(&w->h, got);
+	if (expected && strcmp(expected, got)) {
+		error_set(err, KILN_ECORRUPT,
+			  "blob digest mismatch: expected '%s', got '%s'",
+			  expected, got);
+		store_blob_abort(w);
+		return -1;
+	}
+	/* replacing an existing copy is harmless (and heals a corrupt one) */
+	struct stat st;
+	bool existed = fstatat(s->blobs_fd, got + 7, &st, 0) == 0;
+	if (store_xrenameat(s->tmp_fd, w->tmpname, s->blobs_fd, got + 7) < 0) {
+		error_set_errno(err, "rename blob '%s' into place", got);
+		store_blob_abort(w);
+		return -1;
+	}
+	if (store_fsync_dir(s->blobs_fd, "blobs/sha256", err) < 0) {
+		/*
+		 * The data is complete under its name, only its durability is
+		 * in doubt; leave the store as it was before this call.
+		 */
+		if (!existed)
+			unlinkat(s->blobs_fd, got + 7, 0);
+		store_blob_abort(w);
+		return -1;
+	}
+	if (!existed)
+		strvec_push(&s->created, got);
+	if (digest)
+		memcpy(digest, got, STORE_DIGEST_MAX);
+	if (size)
+		*size = w->size;
+	free(w->tmpname);
+	free(w);
+	return 0;
+}
+
+int store_blob_put(struct store *s, const void *buf, size_t len,
+		   const char *expected, char *digest, struct error **err)
+{
+	char d[STORE_DIGEST_MAX];
+	store_digest_buf(buf, len, d);
+	if (expected && strcmp(d, expected)) {
+		error_set(err, KILN_ECORRUPT,
+			  "blob digest mismatch: expected '%s', got '%s'",
+			  expected, d);
+		return -1;
+	}
+	if (store_blob_exists(s, d)) {
+		if (digest)
+			memcpy(digest, d, STORE_DIGEST_MAX);
+		return 0;
+	}
+	struct store_blob_writer *w = store_blob_begin(s, err);
+	if (!w)
+		return -1;
+	if (store_blob_write(w, buf, len, err) < 0) {
+		store_blob_abort(w);
+		return -1;
+	}
+	return store_blob_commit(w, d, digest, NULL, err);
+}
+
+bool store_blob_exists(struct store *s, const char *digest)
+{
+	const char *hex = store_digest_hex(digest);
+	struct stat st;
+	return hex && fstatat(s->blobs_fd, hex, &st, 0) == 0 &&
+	       S_ISREG(st.st_mode);
+}
+
+int store_blob_open(struct store *s, const char *digest, uint64_t *size,
+		    struct error **err)
+{
+	const char *hex = store_digest_hex(digest);
+	if (!hex) {
+		error_set(err, KILN_EINVAL, "invalid digest '%s'",
+			  digest ? digest : "");
+		return -1;
+	}
+	int fd = openat(s->blobs_fd, hex, O_RDONLY | O_CLOEXEC);
+	if (fd < 0) {
+		if (errno == ENOENT)
+			error_set(err, KILN_ENOTFOUND, "blob '%s' not found",
+				  digest);
+		else
+			error_set_errno(err, "open blob '%s'", digest);
+		return -1;
+	}
+	if (size) {
+		struct stat st;
+		if (fstat(fd, &st) < 0) {
+			error_set_errno(err, "stat blob '%s'", digest);
+			close(fd);
+			return -1;
+		}
+		*size = (uint64_t)st.st_size;
+	}
+	return fd;
+}
+
+int store_blob_read(struct store *s, const char *digest, struct strbuf *out,
+		    size_t cap, struct error **err)
+{
+	uint64_t size;
+	cleanup_close int fd = store_blob_open(s, digest, &size, err);
+	if (fd < 0)
+		return -1;
+	if (!cap)
+		cap = 64 << 20;
+	if (size > cap) {
+		error_set(err, KILN_EINVAL, "blob '%s' too large (%llu bytes)",
+			  digest, (unsigned long long)size);
+		return -1;
+	}
+	size_t start = out->len;
+	strbuf_grow(out, (size_t)size);
+	if (strbuf_read_fd(out, fd) < 0) {
+		error_set_errno(err, "read blob '%s'", digest);
+		return -1;
+	}
+	char got[STORE_DIGEST_MAX];
+	store_digest_buf(out->buf + start, out->len - start, got);
+	if (strcmp(got, digest)) {
+		strbuf_setlen(out, start);
+		error_set(err, KILN_ECORRUPT,
+			  "blob '%s' is corrupt (content has digest '%s')",
+			  digest, got);
+		return -1;
+	}
+	return 0;
+}
+
+json_t *store_blob_read_json(struct store *s, const char *digest,
+			     struct error **err)
+{
+	cleanup_strbuf struct strbuf sb = STRBUF_INIT;
+	if (store_blob_read(s, digest, &sb, 0, err) < 0)
+		return NULL;
+	json_error_t je;
+	json_t *j = json_loadb(sb.buf, sb.len, 0, &je);
+	if (!j || !json_is_object(j)) {
+		json_decref(j);
+		error_set(err, KILN_ECORRUPT, "blob '%s': invalid JSON: %s",
+			  digest, j ? "not an object" : je.text);
+		return NULL;
+	}
+	return j;
+}
+
+int store_blob_verify(struct store *s, const char *digest, struct error **err)
+{
+	cleanup_close int fd = store_blob_open(s, digest, NULL, err);
+	if (fd < 0)
+		return -1;
+	cleanup_free char *buf = xmalloc(1 << 20);
+	struct store_sha256 h;
+	store_sha256_init(&h);
+	for (;;) {
+		ssize_t n = read(fd, buf, 1 << 20);
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			store_sha256_release(&h);
+			error_set_errno(err, "read blob '%s'", digest);
+			return -1;
+		}
+		if (!n)
+			break;
+		store_sha256_update(&h, buf, (size_t)n);
+	}
+	char got[STORE_DIGEST_MAX];
+	store_sha256_final(&h, got);
+	if (strcmp(got, digest)) {
+		error_set(err, KILN_ECORRUPT,
+			  "blob '%s': digest mismatch (content is '%s')",
+			  digest, got);
+		return -1;
+	}
+	return 0;
+}
