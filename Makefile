@@ -45,6 +45,8 @@ LIB := $(O)/libkiln.a
 
 UNIT_SRCS := $(sort $(wildcard tests/unit/t-*.c))
 UNIT_BINS := $(UNIT_SRCS:tests/unit/%.c=$(O)/tests/%)
+HELPER_SRCS := $(filter-out tests/helpers/faultinject.c,$(sort $(wildcard tests/helpers/*.c)))
+HELPER_BINS := $(HELPER_SRCS:tests/helpers/%.c=$(O)/tests/%)
 CONF_SRCS := $(sort $(wildcard tests/conformance/c-*.c))
 CONF_BINS := $(CONF_SRCS:tests/conformance/%.c=$(O)/tests/%)
 FUZZ_SRCS := $(sort $(wildcard tests/fuzz/fuzz-*.c))
@@ -73,7 +75,11 @@ $(O)/tests/faultinject.so: tests/helpers/faultinject.c
 	@mkdir -p $(dir $@)
 	$(CC) -std=gnu11 -Wall -Wextra -O2 -g -fPIC -shared -o $@ $< -ldl
 
-test-bins: kiln $(UNIT_BINS) $(CONF_BINS) $(O)/tests/faultinject.so
+# Helper programs the shell tests and benchmarks drive (not TAP tests).
+$(HELPER_BINS): $(O)/tests/%: $(O)/tests/helpers/%.o $(LIB)
+	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(LIBS)
+
+test-bins: kiln $(UNIT_BINS) $(CONF_BINS) $(HELPER_BINS) $(O)/tests/faultinject.so
 
 # Every test reports TAP; tests/run-tests.sh counts and prints the summary.
 check: test-bins
@@ -85,7 +91,7 @@ unit: $(UNIT_BINS)
 conformance: kiln $(CONF_BINS)
 	@O=$(O) sh tests/run-tests.sh conformance
 
-integration: kiln $(O)/tests/faultinject.so
+integration: kiln $(O)/tests/faultinject.so $(HELPER_BINS)
 	@O=$(O) sh tests/run-tests.sh integration
 
 # libFuzzer targets: always clang, always with ASan+UBSan.
