@@ -5,6 +5,7 @@
 #include "cmd/cmd.h"
 
 const struct cmd_entry kiln_commands[] = {
+	{ "build", cmd_build, "Build an image from a Dockerfile" },
 	{ "parse", cmd_parse, "Parse a Dockerfile and print its syntax tree" },
 	{ "images", cmd_images, "List images" },
 	{ "import", cmd_import, "Import a tarball to create an image" },
