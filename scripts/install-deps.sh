@@ -10,7 +10,7 @@ build="make gcc clang pkg-config libjansson-dev libarchive-dev
 libcurl4-openssl-dev libssl-dev libisal-dev libzstd-dev zlib1g-dev
 libseccomp-dev libcap-dev libclang-rt-14-dev"
 test="python3 busybox-static skopeo umoci runc docker-registry util-linux
-iproute2 tar gzip zstd xz-utils bzip2 script podman python3-jsonschema"
+iproute2 tar gzip zstd xz-utils bzip2 script podman python3-jsonschema tini uidmap hyperfine time buildah"
 demo="busybox-static mmdebstrap golang-go gcc"
 
 case $what in

@@ -794,8 +794,15 @@ static void child_native(struct sandbox_child *c)
 		 * through init.
 		 */
 		setpgid(0, 0);
-		if (sb->tty)
-			tcsetpgrp(0, getpid()); /* SIGTTOU is still blocked */
+		if (sb->tty) {
+			/* From a background group this would stop us. */
+			sigset_t ttou;
+			sigemptyset(&ttou);
+			sigaddset(&ttou, SIGTTOU);
+			sigprocmask(SIG_BLOCK, &ttou, NULL);
+			if (tcsetpgrp(0, getpid()) < 0)
+				child_fail_errno(c, "tcsetpgrp");
+		}
 	}
 	child_reset_signals(&empty);
 	child_exec(c, (char *const *)sb->argv.v, (char *const *)sb->env.v);
@@ -840,6 +847,8 @@ pid_t sandbox_spawn(const struct sandbox *sb, const struct sandbox_plan *plan,
 		return -1;
 	}
 	if (pid == 0) {
+		/* kiln is the only supervisor: if it dies, so does the run. */
+		prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
 		close(sv[0]);
 		struct sandbox_child c = {
 			.sb = sb,

@@ -71,14 +71,25 @@ static void *oci_config(const struct sandbox *sb,
 				 caps_array(sb->caps), "effective",
 				 caps_array(sb->caps), "permitted",
 				 caps_array(sb->caps));
-	json_t *process =
-		json_pack("{s:b, s:{s:I, s:I, s:o}, s:o, s:o, s:s, s:o, s:b}",
-			  "terminal", sb->tty, "user", "uid", (json_int_t)uid,
-			  "gid", (json_int_t)gid, "additionalGids", gids,
-			  "args", str_array(sb->argv.v, sb->argv.nr), "env",
-			  str_array(sb->env.v, sb->env.nr), "cwd",
-			  sb->cwd && *sb->cwd ? sb->cwd : "/", "capabilities",
-			  caps, "noNewPrivileges", sb->no_new_privs);
+	/*
+	 * --init as Docker does it: a static tini bound at /dev/init (inside
+	 * the /dev tmpfs, so nothing reaches the upper dir) runs the command.
+	 */
+	json_t *args = json_array();
+	if (plan->init_path) {
+		json_array_append_new(args, json_string("/dev/init"));
+		json_array_append_new(args, json_string("--"));
+	}
+	json_t *argv = str_array(sb->argv.v, sb->argv.nr);
+	json_array_extend(args, argv);
+	json_decref(argv);
+	json_t *process = json_pack(
+		"{s:b, s:{s:I, s:I, s:o}, s:o, s:o, s:s, s:o, s:b}", "terminal",
+		sb->tty, "user", "uid", (json_int_t)uid, "gid", (json_int_t)gid,
+		"additionalGids", gids, "args", args, "env",
+		str_array(sb->env.v, sb->env.nr), "cwd",
+		sb->cwd && *sb->cwd ? sb->cwd : "/", "capabilities", caps,
+		"noNewPrivileges", sb->no_new_privs);
 
 	json_t *mounts = json_array();
 	json_array_append_new(mounts, mount_entry("/proc", "proc", "proc",
@@ -111,6 +122,10 @@ static void *oci_config(const struct sandbox *sb,
 				      mount_entry("/sys", "bind", "/sys",
 						  "rbind,nosuid,noexec,nodev,"
 						  "ro"));
+	if (plan->init_path)
+		json_array_append_new(mounts,
+				      mount_entry("/dev/init", "bind",
+						  plan->init_path, "bind,ro"));
 	for (size_t i = 0; i < sb->binds_nr; i++)
 		json_array_append_new(
 			mounts,
@@ -285,6 +300,18 @@ int sandbox_run_oci(struct sandbox *sb, struct sandbox_plan *plan, int *status,
 		error_set(err, KILN_ENOTFOUND,
 			  "runtime \"%s\" not found in $PATH", runtime);
 		return -1;
+	}
+	if (sb->init) {
+		plan->init_path = sandbox_which("docker-init");
+		if (!plan->init_path)
+			plan->init_path = sandbox_which("tini-static");
+		if (!plan->init_path) {
+			error_set(err, KILN_ENOTFOUND,
+				  "init with the oci executor needs a static "
+				  "init: \"tini-static\" (or \"docker-init\") "
+				  "not found in $PATH");
+			return -1;
+		}
 	}
 	plan->bundle = xstrfmt("%s/bundle", sb->scratch);
 	cleanup_free char *state = state_dir(plan);

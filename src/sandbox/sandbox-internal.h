@@ -61,6 +61,7 @@ struct sandbox_plan {
 	char *files; /* scratch/files: generated files */
 	char *bundle; /* scratch/bundle (oci) */
 	char *runtime_path; /* resolved OCI runtime (oci) */
+	char *init_path; /* static init bound at /dev/init (oci --init) */
 	uid_t host_uid;
 	gid_t host_gid;
 	/* id maps "inside outside count" lines, for newuidmap or the files */

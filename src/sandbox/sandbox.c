@@ -184,6 +184,7 @@ void sandbox_plan_release(struct sandbox_plan *plan)
 	free(plan->files);
 	free(plan->bundle);
 	free(plan->runtime_path);
+	free(plan->init_path);
 	strvec_clear(&plan->uid_map);
 	strvec_clear(&plan->gid_map);
 	memset(plan, 0, sizeof(*plan));
@@ -619,10 +620,11 @@ static int prepare_scratch(struct sandbox *sb, struct sandbox_plan *plan,
  */
 static void prune_created(struct sandbox *sb)
 {
-	if (!sb->upper) {
+	/* A plain rootfs received the targets itself. */
+	const char *dir = sb->upper ? sb->upper : sb->rootfs;
+	if (!dir || !sb->created.nr)
 		return;
-	}
-	int upfd = open(sb->upper, O_PATH | O_DIRECTORY | O_CLOEXEC);
+	int upfd = open(dir, O_PATH | O_DIRECTORY | O_CLOEXEC);
 	if (upfd < 0)
 		return;
 	struct strvec keep = STRVEC_INIT;

@@ -169,6 +169,11 @@ void sandbox_add_file(struct sandbox *sb, const char *dst, const char *content,
  * meanwhile are forwarded to the container's PID 1 (call from the main
  * thread; the signals are blocked and restored around the run).
  *
+ * The child is created with a raw clone(2) (fork semantics into new
+ * namespaces) and allocates before exec: call it from a thread while no
+ * other thread of the process may hold the malloc lock (kiln's build
+ * scheduler serialises sandbox starts).
+ *
  * Returns 0 with *status the command's exit status (0..255; death by
  * signal N gives 128+N).  Returns -1 with *err set when the command could
  * not be started: *status is 127 (command not found), 126 (not

@@ -68,7 +68,7 @@ int sandbox_resolve_user(int rootfd, const char *spec, uid_t *uid, gid_t *gid,
 	cleanup_strbuf struct strbuf passwd = STRBUF_INIT;
 	cleanup_strbuf struct strbuf grp = STRBUF_INIT;
 
-	if (!*user) {
+	if (!*user || (group && !*group)) {
 		error_set(err, KILN_EINVAL, "invalid user spec '%s'", spec);
 		return -1;
 	}
@@ -108,7 +108,7 @@ int sandbox_resolve_user(int rootfd, const char *spec, uid_t *uid, gid_t *gid,
 		bool group_found = false;
 		for_each_line(grp.buf, line)
 		{
-			char *f[4];
+			char *f[4] = { NULL };
 			if (split_fields(line, f, 4) < 3 || !*f[0])
 				continue;
 			unsigned long long gg;
@@ -146,11 +146,6 @@ int sandbox_resolve_user(int rootfd, const char *spec, uid_t *uid, gid_t *gid,
 			}
 			g = gnum;
 		}
-	}
-	if (!*group && group) {
-		free(sg);
-		error_set(err, KILN_EINVAL, "invalid user spec '%s'", spec);
-		return -1;
 	}
 	*uid = u;
 	*gid = g;

@@ -92,29 +92,57 @@ int sandbox_userns_plan(const struct sandbox *sb, struct sandbox_plan *plan,
 	if (!helpers)
 		have_u = have_g = false;
 
-	/* The user resolved later must fit too; numeric ids are checked now. */
-	if (!id_mapped(sb->uid, have_u, uc)) {
-		cleanup_free char *why =
-			!helpers  ? xstrdup("newuidmap/newgidmap not installed")
-			: !have_u ? xstrfmt("no range for user '%s' in "
-					    "/etc/subuid",
-					    who)
-				  : xstrdup("outside the /etc/subuid range");
+	/*
+	 * A user name is resolved later, inside the root; numeric ids are
+	 * checked now so the error can name the missing range.
+	 */
+	uid_t want_uid = sb->uid;
+	gid_t want_gid = sb->gid;
+	if (sb->user) {
+		cleanup_free char *u = xstrdup(sb->user);
+		char *colon = strchr(u, ':');
+		unsigned long long v;
+		if (colon)
+			*colon++ = '\0';
+		if (!parse_uint(u, UINT32_MAX - 1, &v))
+			want_uid = v;
+		if (colon && !parse_uint(colon, UINT32_MAX - 1, &v))
+			want_gid = v;
+	}
+	if (!id_mapped(want_uid, have_u, uc)) {
+		cleanup_free char *why = !helpers  ? xstrdup("newuidmap/"
+							      "newgidmap not "
+							      "installed")
+					 : !have_u ? xstrfmt("no range for "
+							     "user '%s' in "
+							     "/etc/subuid",
+							     who)
+						   : xstrfmt("user '%s' has "
+							     "ids 1-%lu "
+							     "(/etc/subuid "
+							     "%lu:%lu)",
+							     who, uc, us, uc);
 		error_set(err, KILN_EINVAL,
 			  "user namespace: uid %u is not mapped: %s",
-			  (unsigned)sb->uid, why);
+			  (unsigned)want_uid, why);
 		return -1;
 	}
 	for (size_t i = 0; i <= sb->groups_nr; i++) {
-		gid_t g = i < sb->groups_nr ? sb->groups[i] : sb->gid;
+		gid_t g = i < sb->groups_nr ? sb->groups[i] : want_gid;
 		if (id_mapped(g, have_g, gc))
 			continue;
-		cleanup_free char *why =
-			!helpers  ? xstrdup("newuidmap/newgidmap not installed")
-			: !have_g ? xstrfmt("no range for user '%s' in "
-					    "/etc/subgid",
-					    who)
-				  : xstrdup("outside the /etc/subgid range");
+		cleanup_free char *why = !helpers  ? xstrdup("newuidmap/"
+							      "newgidmap not "
+							      "installed")
+					 : !have_g ? xstrfmt("no range for "
+							     "user '%s' in "
+							     "/etc/subgid",
+							     who)
+						   : xstrfmt("user '%s' has "
+							     "ids 1-%lu "
+							     "(/etc/subgid "
+							     "%lu:%lu)",
+							     who, gc, gs, gc);
 		error_set(err, KILN_EINVAL,
 			  "user namespace: gid %u is not mapped: %s",
 			  (unsigned)g, why);
