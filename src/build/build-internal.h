@@ -59,7 +59,7 @@ struct build_stage {
 	enum { STAGE_PENDING, STAGE_RUNNING, STAGE_DONE, STAGE_FAILED } status;
 	pthread_t thread;
 	bool thread_started;
-	bool in_run; /* a RUN is executing in its thread */
+	pid_t run_pid; /* the helper process of a running RUN, or 0 */
 	struct error *err;
 	/* declared build args visible in the stage, "K=V" (history) */
 	struct strvec args;

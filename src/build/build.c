@@ -621,13 +621,15 @@ static int run_stages(struct build *b, struct error **err)
 			    b->stages[i].status != STAGE_DONE &&
 			    b->stages[i].status != STAGE_FAILED)
 				all = false;
-		if (build_interrupted && !forwarded) {
+		if (build_interrupted) {
+			/* again every tick: a signal that arrived before
+			 * the sandbox blocked it would be lost */
 			for (size_t i = 0; i < b->nstages; i++)
-				if (b->stages[i].in_run)
-					pthread_kill(b->stages[i].thread,
-						     SIGINT);
+				if (b->stages[i].run_pid > 0)
+					kill(b->stages[i].run_pid, SIGINT);
+			if (!forwarded)
+				pthread_cond_broadcast(&b->cond);
 			forwarded = true;
-			pthread_cond_broadcast(&b->cond);
 		}
 		if (all) {
 			pthread_mutex_unlock(&b->lock);

@@ -84,7 +84,8 @@ int build_layer_ensure(struct build *b, const struct build_layer *l,
 	if (bfd < 0)
 		goto out;
 	struct archive_input in = { archive_fd_read, &bfd };
-	cleanup_free char *what = xstrfmt("layer %s", l->digest);
+	char what[128];
+	snprintf(what, sizeof(what), "layer %s", l->digest);
 	struct archive_extract_opts eo = {
 		.whiteouts = ARCHIVE_WHITEOUT_OVERLAY,
 		.what = what,

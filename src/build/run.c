@@ -15,6 +15,7 @@
 #include <sys/file.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <sys/xattr.h>
 
 
@@ -118,6 +119,63 @@ static bool lowers_have(struct build *b, const struct build_state *st,
 			return false;
 	}
 	return false;
+}
+
+/* ------------------------------------------------------------ HOME */
+
+/* Read a file of the merged lower layers (top first); -1 when absent. */
+static int lowers_read(struct build *b, const struct build_state *st,
+		       const char *rel, struct strbuf *out)
+{
+	for (size_t i = st->nlayers; i-- > 0;) {
+		cleanup_free char *root = store_layer_path(b->s,
+							   st->layers[i].diffid);
+		cleanup_free char *p = xstrfmt("%s/%s", root, rel);
+		struct stat s;
+		if (lstat(p, &s) < 0)
+			continue;
+		if (!S_ISREG(s.st_mode))
+			return -1;
+		return strbuf_read_file(out, p);
+	}
+	return -1;
+}
+
+/*
+ * runc's rule, which BuildKit's RUN sees: without HOME in the
+ * environment, it is the user's home from /etc/passwd, else "/".
+ */
+static char *user_home(struct build *b, const struct build_state *st,
+		       const char *user)
+{
+	cleanup_free char *name = xstrdup(user && *user ? user : "0");
+	char *colon = strchr(name, ':');
+	if (colon)
+		*colon = 0;
+	struct strbuf pw = STRBUF_INIT;
+	char *home = NULL;
+	if (lowers_read(b, st, "etc/passwd", &pw) == 0) {
+		char *save = NULL;
+		for (char *line = strtok_r(pw.buf, "\n", &save); line && !home;
+		     line = strtok_r(NULL, "\n", &save)) {
+			char *f[7] = { 0 };
+			int nf = 0;
+			char *p = line;
+			while (nf < 7) {
+				f[nf++] = p;
+				p = strchr(p, ':');
+				if (!p)
+					break;
+				*p++ = 0;
+			}
+			if (nf < 6)
+				continue;
+			if (!strcmp(f[0], name) || !strcmp(f[2], name))
+				home = xstrdup(f[5]);
+		}
+	}
+	strbuf_release(&pw);
+	return home ? home : xstrdup("/");
 }
 
 /* ------------------------------------------------------------ mounts */
@@ -540,6 +598,80 @@ static void run_argv(const struct build_state *st,
 	strbuf_release(&full);
 }
 
+/* ------------------------------------------------------------ the child */
+
+/*
+ * sandbox_run() clones and then calls into libc (setresuid, fork) the way
+ * a single-threaded program may; in our threaded process that can
+ * deadlock (glibc's setxid waits for threads the clone does not have).
+ * So each RUN is started from a fork()ed, single-threaded child, which
+ * reports back through a pipe: "<ret> <status>\n<error>\0<created>\0...".
+ */
+static int run_in_child(struct build_stage *bs, struct sandbox *sb,
+			int out_fd, int *status, struct error **err)
+{
+	struct build *b = bs->b;
+	int msg[2];
+	if (pipe2(msg, O_CLOEXEC) < 0) {
+		error_set_errno(err, "pipe");
+		return -1;
+	}
+	pid_t pid = fork();
+	if (pid < 0) {
+		error_set_errno(err, "fork");
+		close(msg[0]);
+		close(msg[1]);
+		return -1;
+	}
+	if (pid == 0) {
+		close(msg[0]);
+		struct error *e = NULL;
+		int st = 0;
+		int r = sandbox_run(sb, &st, &e);
+		struct strbuf o = STRBUF_INIT;
+		strbuf_addf(&o, "%d %d\n%s", r, st, e ? e->msg : "");
+		strbuf_addch(&o, 0);
+		for (size_t i = 0; i < sb->created.nr; i++) {
+			strbuf_addstr(&o, sb->created.v[i]);
+			strbuf_addch(&o, 0);
+		}
+		ssize_t w = write(msg[1], o.buf, o.len);
+		_exit(w == (ssize_t)o.len ? 0 : 1);
+	}
+	close(msg[1]);
+	close(out_fd);
+	pthread_mutex_lock(&b->lock);
+	bs->run_pid = pid;
+	pthread_mutex_unlock(&b->lock);
+	struct strbuf in = STRBUF_INIT;
+	strbuf_read_fd(&in, msg[0]);
+	close(msg[0]);
+	int ws;
+	while (waitpid(pid, &ws, 0) < 0 && errno == EINTR)
+		;
+	pthread_mutex_lock(&b->lock);
+	bs->run_pid = 0;
+	pthread_mutex_unlock(&b->lock);
+	int r = -1;
+	*status = 125;
+	const char *nl = memchr(in.buf, '\n', in.len);
+	if (!nl || sscanf(in.buf, "%d %d", &r, status) != 2) {
+		error_set(err, KILN_EINTERNAL, "RUN helper process failed");
+		strbuf_release(&in);
+		return -1;
+	}
+	const char *emsg = nl + 1;
+	if (r < 0)
+		error_set(err, KILN_EINTERNAL, "%s", emsg);
+	strvec_clear(&sb->created);
+	const char *end = in.buf + in.len;
+	for (const char *p = emsg + strlen(emsg) + 1; p < end;
+	     p += strlen(p) + 1)
+		strvec_push(&sb->created, p);
+	strbuf_release(&in);
+	return r;
+}
+
 /* ------------------------------------------------------------ the step */
 
 static const char *hosts_text =
@@ -637,8 +769,17 @@ int build_step_run(struct build_stage *bs, const struct dockerfile_instr *in,
 		strvec_push(&sb.argv, argv.v[i]);
 	for (size_t i = 0; i < b->plan->proxy_env.nr; i++)
 		strvec_push(&sb.env, b->plan->proxy_env.v[i]);
-	for (size_t i = 0; i < r->env.nr; i++)
+	bool has_home = false;
+	for (size_t i = 0; i < r->env.nr; i++) {
 		strvec_push(&sb.env, r->env.v[i]);
+		if (starts_with(r->env.v[i], "HOME="))
+			has_home = true;
+	}
+	if (!has_home) {
+		char *home = user_home(b, st, rc->user);
+		strvec_pushf(&sb.env, "HOME=%s", home);
+		free(home);
+	}
 	sb.cwd = xstrdup(rc->working_dir && *rc->working_dir ? rc->working_dir
 							     : "/");
 	if (rc->user && *rc->user)
@@ -679,19 +820,14 @@ int build_step_run(struct build_stage *bs, const struct dockerfile_instr *in,
 	}
 	reader_started = true;
 
-	pthread_mutex_lock(&b->lock);
-	bs->in_run = true;
-	pthread_mutex_unlock(&b->lock);
 	int status = 0;
 	struct error *e = NULL;
-	int rr = build_interrupted ? -1 : sandbox_run(&sb, &status, &e);
-	if (build_interrupted && rr == 0 && !e)
-		status = 130;
-	pthread_mutex_lock(&b->lock);
-	bs->in_run = false;
-	pthread_mutex_unlock(&b->lock);
-	close(pipefd[1]);
-	pipefd[1] = -1;
+	int rr = -1;
+	if (build_interrupted)
+		close(pipefd[1]);
+	else
+		rr = run_in_child(bs, &sb, pipefd[1], &status, &e);
+	pipefd[1] = -1; /* closed by run_in_child */
 	pthread_join(rd.thread, NULL);
 	reader_started = false;
 
