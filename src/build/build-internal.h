@@ -97,6 +97,11 @@ struct build {
 	bool have_epoch;
 	char *now; /* this build's time */
 
+	/* what this build added outside blobs, undone when it fails */
+	struct strvec rb_records; /* cache record names */
+	struct strvec rb_layers;  /* diffIDs of new layer dirs */
+	struct strvec rb_paths;	  /* files and dirs (cache mounts) */
+
 	pthread_mutex_t lock; /* progress, shared state */
 	pthread_cond_t cond;
 	int next_step_id;
@@ -114,6 +119,9 @@ void build_progress_done(struct build *b, const struct build_step_info *st,
 PRINTF_LIKE(2, 3) void build_message(struct build *b, const char *fmt, ...);
 
 extern volatile sig_atomic_t build_interrupted;
+
+/* Remember something this build created, for the rollback. */
+void build_note_created(struct build *b, struct strvec *list, const char *s);
 
 /* ------------------------------------------------------------ cache */
 

@@ -69,6 +69,45 @@ void build_message(struct build *b, const char *fmt, ...)
 	pthread_mutex_unlock(&b->lock);
 }
 
+void build_note_created(struct build *b, struct strvec *list, const char *s)
+{
+	pthread_mutex_lock(&b->lock);
+	strvec_push(list, s);
+	pthread_mutex_unlock(&b->lock);
+}
+
+/*
+ * Undo what a failed build added besides blobs (store_rollback() takes
+ * those): cache records, layer dirs (moved into tmp/ first, so layers/
+ * never holds a partial tree), the context's stat cache, cache mounts.
+ */
+static void rollback(struct build *b)
+{
+	cleanup_close int cfd = openat(b->s->root_fd, "cache",
+				       O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	for (size_t i = 0; cfd >= 0 && i < b->rb_records.nr; i++)
+		unlinkat(cfd, b->rb_records.v[i], 0);
+	for (size_t i = 0; i < b->rb_layers.nr; i++) {
+		cleanup_free char *p = store_layer_path(b->s,
+							b->rb_layers.v[i]);
+		cleanup_free char *t = xstrfmt("%s/tmp/%d.rollback.%zu",
+					       b->s->root, (int)getpid(), i);
+		if (!rename(p, t))
+			build_rmtree(t);
+	}
+	for (size_t i = 0; i < b->rb_paths.nr; i++)
+		build_rmtree(b->rb_paths.v[i]);
+	if (cfd >= 0) {
+		fsync(cfd);
+		cleanup_close int mfd = openat(cfd, "mounts",
+					       O_RDONLY | O_DIRECTORY |
+						       O_CLOEXEC);
+		if (mfd >= 0)
+			unlinkat(cfd, "mounts", AT_REMOVEDIR);
+		unlinkat(b->s->root_fd, "cache", AT_REMOVEDIR);
+	}
+}
+
 /* ------------------------------------------------------------ layers */
 
 void build_layer_copy(struct build_layer *dst, const struct build_layer *src)
@@ -890,6 +929,9 @@ static void build_release(struct build *b)
 	free(b->dockerfile_name);
 	free(b->source_date_epoch);
 	free(b->now);
+	strvec_clear(&b->rb_records);
+	strvec_clear(&b->rb_layers);
+	strvec_clear(&b->rb_paths);
 	pthread_mutex_destroy(&b->lock);
 	pthread_cond_destroy(&b->cond);
 }
@@ -918,7 +960,12 @@ static int private_mounts(struct error **err)
 int build_run(struct store *s, const struct build_opts *opts,
 	      struct build_result *res, struct error **err)
 {
-	struct build b = { .s = s, .o = opts, .ctx_fd = -1 };
+	struct build b = { .s = s,
+			   .o = opts,
+			   .ctx_fd = -1,
+			   .rb_records = STRVEC_INIT,
+			   .rb_layers = STRVEC_INIT,
+			   .rb_paths = STRVEC_INIT };
 	struct build_opts o = *opts;
 	int ret = -1;
 
@@ -979,8 +1026,10 @@ int build_run(struct store *s, const struct build_opts *opts,
 	res->cached = b.cached;
 	ret = 0;
 out:
-	if (ret < 0)
+	if (ret < 0) {
+		rollback(&b);
 		store_rollback(s);
+	}
 	build_release(&b);
 	return ret;
 }

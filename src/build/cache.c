@@ -150,5 +150,6 @@ int build_cache_put(struct build *b, const char *key,
 		unlinkat(dfd, tmp, 0);
 		return -1;
 	}
+	build_note_created(b, &b->rb_records, key);
 	return 0;
 }

@@ -42,6 +42,8 @@ int build_context_walk(struct build *b, struct error **err)
 		build_key_final(&k, key);
 		mkdirat(b->s->root_fd, "cache", 0700);
 		char *cp = xstrfmt("%s/cache/ctx-%s", b->s->root, key);
+		if (access(cp, F_OK) < 0)
+			build_note_created(b, &b->rb_paths, cp);
 		if (context_walk(b->ctx_fd, b->ignore, &w, err) < 0) {
 			ret = -1;
 		} else if (context_hash(b->ctx_fd, &w, cp, NULL, err) < 0) {

@@ -102,6 +102,8 @@ int build_layer_ensure(struct build *b, const struct build_layer *l,
 	close(rootfd);
 	rootfd = -1;
 	ret = store_layer_commit(b->s, staging, l->diffid, err);
+	if (!ret)
+		build_note_created(b, &b->rb_layers, l->diffid);
 	free(staging);
 	staging = NULL;
 out:
@@ -206,8 +208,11 @@ int build_layer_commit_dir(struct build *b, const char *dir, bool upper,
 		cleanup_free char *p = xstrfmt("%s/%s", dir, skip[i]);
 		build_rmtree(p);
 	}
+	bool existed = store_layer_exists(b->s, dg.uncompressed);
 	if (store_layer_commit(b->s, dir, dg.uncompressed, err) < 0)
 		return -1;
+	if (!existed)
+		build_note_created(b, &b->rb_layers, dg.uncompressed);
 	out->diffid = xstrdup(dg.uncompressed);
 	out->digest = xstrdup(digest);
 	out->media_type = xstrdup(STORE_MT_OCI_LAYER_GZIP);

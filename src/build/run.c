@@ -413,9 +413,11 @@ static int setup_mounts(struct build_stage *bs, const struct dockerfile_run *r,
 			mkdirat(b->s->root_fd, "cache", 0700);
 			cleanup_free char *base =
 				xstrfmt("%s/cache/mounts", b->s->root);
-			mkdir(base, 0700);
+			if (mkdir(base, 0700) == 0)
+				build_note_created(b, &b->rb_paths, base);
 			cleanup_free char *dir = xstrfmt("%s/%s", base, ckey);
 			if (mkdir(dir, 0755) == 0) {
+				build_note_created(b, &b->rb_paths, dir);
 				mode_t mode = m->has_mode ? m->mode : 0755;
 				if (chown(dir, m->uid >= 0 ? (uid_t)m->uid : 0,
 					  m->gid >= 0 ? (gid_t)m->gid : 0) <
