@@ -97,15 +97,8 @@ static void rollback(struct build *b)
 	}
 	for (size_t i = 0; i < b->rb_paths.nr; i++)
 		build_rmtree(b->rb_paths.v[i]);
-	if (cfd >= 0) {
+	if (cfd >= 0)
 		fsync(cfd);
-		cleanup_close int mfd = openat(cfd, "mounts",
-					       O_RDONLY | O_DIRECTORY |
-						       O_CLOEXEC);
-		if (mfd >= 0)
-			unlinkat(cfd, "mounts", AT_REMOVEDIR);
-		unlinkat(b->s->root_fd, "cache", AT_REMOVEDIR);
-	}
 }
 
 /* ------------------------------------------------------------ layers */
@@ -631,6 +624,23 @@ static int count_steps(const struct dockerfile_stage *ds)
 	return n;
 }
 
+/* Signal the children of `pid` (a RUN helper: the container's init). */
+static void kill_children(pid_t pid, int sig)
+{
+	char path[64];
+	snprintf(path, sizeof(path), "/proc/%d/task/%d/children", (int)pid,
+		 (int)pid);
+	struct strbuf sb = STRBUF_INIT;
+	if (strbuf_read_file(&sb, path) == 0) {
+		char *p = sb.buf, *end;
+		for (long c = strtol(p, &end, 10); end != p;
+		     p = end, c = strtol(p, &end, 10))
+			if (c > 0)
+				kill((pid_t)c, sig);
+	}
+	strbuf_release(&sb);
+}
+
 static int run_stages(struct build *b, struct error **err)
 {
 	/*
@@ -652,6 +662,7 @@ static int run_stages(struct build *b, struct error **err)
 		bs->thread_started = true;
 	}
 	bool forwarded = false;
+	time_t intr_start = 0;
 	for (;;) {
 		pthread_mutex_lock(&b->lock);
 		bool all = true;
@@ -661,11 +672,20 @@ static int run_stages(struct build *b, struct error **err)
 			    b->stages[i].status != STAGE_FAILED)
 				all = false;
 		if (build_interrupted) {
-			/* again every tick: a signal that arrived before
-			 * the sandbox blocked it would be lost */
+			/*
+			 * Stop the running RUN steps: SIGTERM to the
+			 * containers (their init, or runc, passes it on),
+			 * SIGKILL a second later; the helper then cleans up
+			 * and reports.  Repeated every tick, so a container
+			 * started meanwhile is caught too.
+			 */
+			if (!forwarded)
+				intr_start = time(NULL);
+			int sig = time(NULL) - intr_start >= 2 ? SIGKILL
+								: SIGTERM;
 			for (size_t i = 0; i < b->nstages; i++)
 				if (b->stages[i].run_pid > 0)
-					kill(b->stages[i].run_pid, SIGINT);
+					kill_children(b->stages[i].run_pid, sig);
 			if (!forwarded)
 				pthread_cond_broadcast(&b->cond);
 			forwarded = true;

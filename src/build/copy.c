@@ -767,8 +767,11 @@ static void not_found_error(struct build *b, const char *what, const char *src,
 	cleanup_free char *clean = build_clean_path(src[0] == '/' ? src + 1
 								  : src);
 	int line = 0;
-	if (b->ignore && context_ignore_match(b->ignore, clean, &line) &&
-	    line > 0) {
+	struct stat st;
+	bool exists = b->ctx_fd >= 0 &&
+		      !fstatat(b->ctx_fd, clean, &st, AT_SYMLINK_NOFOLLOW);
+	if (exists && b->ignore &&
+	    context_ignore_match(b->ignore, clean, &line) && line > 0) {
 		const char *file = context_ignore_source(b->ignore);
 		struct strbuf text = STRBUF_INIT;
 		cleanup_free char *ipath =

@@ -729,6 +729,7 @@ int build_step_run(struct build_stage *bs, const struct dockerfile_instr *in,
 		       rc->working_dir ? rc->working_dir : "", net_none,
 		       r->security);
 	if (setup_mounts(bs, r, &k, NULL, NULL, err) < 0) {
+		error_wrap(err, "%s:%d", b->dockerfile_name, in->line);
 		struct build_keyer dummy = k;
 		char tmp[BUILD_KEY_HEX];
 		build_key_final(&dummy, tmp);
@@ -805,8 +806,10 @@ int build_step_run(struct build_stage *bs, const struct dockerfile_instr *in,
 	}
 	if (script)
 		sandbox_add_file(&sb, script_name, script, 0755);
-	if (setup_mounts(bs, r, NULL, &sb, &mp, err) < 0)
+	if (setup_mounts(bs, r, NULL, &sb, &mp, err) < 0) {
+		error_wrap(err, "%s:%d", b->dockerfile_name, in->line);
 		goto out;
+	}
 
 	if (pipe2(pipefd, O_CLOEXEC) < 0) {
 		error_set_errno(err, "pipe");
