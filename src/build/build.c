@@ -459,9 +459,11 @@ static int stage_init_base(struct build_stage *bs, struct error **err)
 	st->config = oci_image_config_parse(raw.buf, raw.len, err);
 	if (!st->config)
 		return -1;
-	/* the runtime fields a build never inherits from a base */
 	if (!st->config->has_config)
 		st->config->has_config = true;
+	/* the base's ONBUILD triggers ran (spliced in); they end here */
+	oci_strlist_release(&st->config->config.on_build);
+	oci_strlist_set_null(&st->config->config.on_build);
 	for (size_t i = 0; i < bi->nlayers; i++)
 		build_state_add_layer(st, &bi->layers[i]);
 	memcpy(st->key, bi->key, sizeof(st->key));

@@ -1246,7 +1246,7 @@ int build_step_copy(struct build_stage *bs, const struct dockerfile_instr *in,
 		       is_add ? "ADD" : "COPY", dest_abs, dest_is_dir,
 		       c->chown ? c->chown : "", c->chmod ? c->chmod : "",
 		       c->link, c->parents, c->unpack);
-	if (c->link)
+	if (c->link && c->chown)
 		build_key_addf(&k, "user-db %s", st->key);
 	for (size_t i = 0; i < c->excludes.nr; i++)
 		build_key_addf(&k, "exclude %s", c->excludes.v[i]);
