@@ -18,11 +18,11 @@
 
 /* One layer of an image being built. */
 struct build_layer {
-	char *diffid;	  /* "sha256:..." of the tar */
-	char *digest;	  /* "sha256:..." of the blob */
+	char *diffid; /* "sha256:..." of the tar */
+	char *digest; /* "sha256:..." of the blob */
 	char *media_type; /* of the blob */
-	int64_t size;	  /* of the blob */
-	uint64_t usize;	  /* of the tar */
+	int64_t size; /* of the blob */
+	uint64_t usize; /* of the tar */
 };
 
 void build_layer_copy(struct build_layer *dst, const struct build_layer *src);
@@ -99,8 +99,8 @@ struct build {
 
 	/* what this build added outside blobs, undone when it fails */
 	struct strvec rb_records; /* cache record names */
-	struct strvec rb_layers;  /* diffIDs of new layer dirs */
-	struct strvec rb_paths;	  /* files and dirs (cache mounts) */
+	struct strvec rb_layers; /* diffIDs of new layer dirs */
+	struct strvec rb_paths; /* files and dirs (cache mounts) */
 
 	pthread_mutex_t lock; /* progress, shared state */
 	pthread_cond_t cond;
@@ -131,8 +131,8 @@ struct build_keyer {
 };
 void build_key_init(struct build_keyer *k, const char *parent);
 void build_key_add(struct build_keyer *k, const char *field);
-PRINTF_LIKE(2, 3) void build_key_addf(struct build_keyer *k, const char *fmt,
-				      ...);
+PRINTF_LIKE(2, 3)
+void build_key_addf(struct build_keyer *k, const char *fmt, ...);
 void build_key_final(struct build_keyer *k, char out[BUILD_KEY_HEX]);
 
 /*
@@ -172,11 +172,11 @@ int build_layer_commit_dir(struct build *b, const char *dir, bool upper,
  */
 struct build_view {
 	char *path;
-	char *mnt;   /* mount point to remove, or NULL */
+	char *mnt; /* mount point to remove, or NULL */
 	char *empty; /* empty dir to remove, or NULL */
 };
-int build_view_open(struct build *b, const struct build_layer *layers,
-		    size_t n, struct build_view *v, struct error **err);
+int build_view_open(struct build *b, const struct build_layer *layers, size_t n,
+		    struct build_view *v, struct error **err);
 void build_view_close(struct build_view *v);
 
 /* A fresh directory in the store's tmp/; caller frees the path. */
@@ -193,8 +193,7 @@ char *build_created_by(struct build_stage *bs, const struct build_state *st,
 		       const struct dockerfile_instr *in);
 /* Add a history entry (empty_layer when !layer). */
 void build_history_add(struct build *b, struct build_state *st,
-		       const char *created_by, bool layer,
-		       const char *created);
+		       const char *created_by, bool layer, const char *created);
 
 /* The step runners: compute the key, look up the cache, else execute. */
 int build_step_copy(struct build_stage *bs, const struct dockerfile_instr *in,

@@ -88,8 +88,8 @@ static void rollback(struct build *b)
 	for (size_t i = 0; cfd >= 0 && i < b->rb_records.nr; i++)
 		unlinkat(cfd, b->rb_records.v[i], 0);
 	for (size_t i = 0; i < b->rb_layers.nr; i++) {
-		cleanup_free char *p = store_layer_path(b->s,
-							b->rb_layers.v[i]);
+		cleanup_free char *p =
+			store_layer_path(b->s, b->rb_layers.v[i]);
 		cleanup_free char *t = xstrfmt("%s/tmp/%d.rollback.%zu",
 					       b->s->root, (int)getpid(), i);
 		if (!rename(p, t))
@@ -195,8 +195,7 @@ char *build_abs_path(const char *workdir, const char *path)
 /* ------------------------------------------------------------ images */
 
 static int image_layers(struct build *b, struct store_image *img,
-			struct build_layer **out, size_t *n,
-			struct error **err)
+			struct build_layer **out, size_t *n, struct error **err)
 {
 	struct store_layer_desc *v;
 	size_t nr;
@@ -415,9 +414,9 @@ static struct oci_image_config *scratch_config(void)
 	c->architecture = xstrdup(store_host_arch());
 	c->os = xstrdup("linux");
 	c->has_config = true;
-	oci_strlist_push(&c->config.env,
-			 "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:"
-			 "/usr/bin:/sbin:/bin");
+	oci_strlist_push(&c->config.env, "PATH=/usr/local/sbin:/usr/local/bin:/"
+					 "usr/sbin:"
+					 "/usr/bin:/sbin:/bin");
 	c->config.working_dir = xstrdup("/");
 	c->rootfs_type = xstrdup("layers");
 	oci_strlist_set_empty(&c->diff_ids);
@@ -684,10 +683,11 @@ static int run_stages(struct build *b, struct error **err)
 			if (!forwarded)
 				intr_start = time(NULL);
 			int sig = time(NULL) - intr_start >= 2 ? SIGKILL
-								: SIGTERM;
+							       : SIGTERM;
 			for (size_t i = 0; i < b->nstages; i++)
 				if (b->stages[i].run_pid > 0)
-					kill_children(b->stages[i].run_pid, sig);
+					kill_children(b->stages[i].run_pid,
+						      sig);
 			if (!forwarded)
 				pthread_cond_broadcast(&b->cond);
 			forwarded = true;
@@ -745,8 +745,8 @@ static void finish_history(struct build *b, struct oci_image_config *c)
 	for (size_t i = 0; i < c->history_nr; i++) {
 		struct oci_history *h = &c->history[i];
 		if (h->created) {
-			if (h->comment && !strcmp(h->comment,
-						  "buildkit.dockerfile.v0"))
+			if (h->comment && !strcmp(h->comment, "buildkit."
+							      "dockerfile.v0"))
 				last = h->created;
 			continue;
 		}
@@ -856,8 +856,8 @@ static int write_image(struct build *b, struct build_state *st,
 			ret = store_ref_set(b->s, NULL, &d, err);
 	}
 	for (size_t i = 0; !ret && i < b->o->ntags; i++) {
-		cleanup_free char *full = store_ref_normalize(b->o->tags[i],
-							      err);
+		cleanup_free char *full =
+			store_ref_normalize(b->o->tags[i], err);
 		if (!full) {
 			ret = -1;
 			break;

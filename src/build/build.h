@@ -27,11 +27,11 @@ struct store;
 
 /* One step as the printer sees it. */
 struct build_step_info {
-	int id;		    /* unique within the build, from 1 */
-	const char *stage;  /* "builder", "stage-0" */
-	int index, total;   /* "[stage 3/4]": position in its stage */
-	const char *text;   /* "RUN go build -o /out/helloworld ." */
-	bool internal;	    /* a base-image resolution, context load */
+	int id; /* unique within the build, from 1 */
+	const char *stage; /* "builder", "stage-0" */
+	int index, total; /* "[stage 3/4]": position in its stage */
+	const char *text; /* "RUN go build -o /out/helloworld ." */
+	bool internal; /* a base-image resolution, context load */
 };
 
 /*
@@ -62,10 +62,10 @@ struct build_secret {
 
 enum build_output_type {
 	BUILD_OUTPUT_IMAGE = 0, /* the local store (default) */
-	BUILD_OUTPUT_OCI,	/* an OCI archive at dest */
-	BUILD_OUTPUT_DOCKER,	/* a docker-archive at dest */
-	BUILD_OUTPUT_TAR,	/* the final filesystem as a tar */
-	BUILD_OUTPUT_LOCAL,	/* the final filesystem into a directory */
+	BUILD_OUTPUT_OCI, /* an OCI archive at dest */
+	BUILD_OUTPUT_DOCKER, /* a docker-archive at dest */
+	BUILD_OUTPUT_TAR, /* the final filesystem as a tar */
+	BUILD_OUTPUT_LOCAL, /* the final filesystem into a directory */
 };
 
 struct build_opts {
@@ -81,7 +81,7 @@ struct build_opts {
 	size_t dockerfile_len;
 	const char *const *tags; /* references to tag, may be empty */
 	size_t ntags;
-	const char *target;		  /* stage name, NULL = last */
+	const char *target; /* stage name, NULL = last */
 	const char *const *build_args; /* "K=V" */
 	size_t nbuild_args;
 	const char *const *labels; /* "K=V", set on the final image */
@@ -90,7 +90,7 @@ struct build_opts {
 	size_t nsecrets;
 	bool no_cache;
 	bool pull;
-	bool network_none;  /* --network=none as the default for RUN */
+	bool network_none; /* --network=none as the default for RUN */
 	bool isolation_oci; /* RUN through an OCI runtime (runc) */
 	bool docker_format; /* Docker schema2 media types */
 	enum build_output_type output;
@@ -100,9 +100,9 @@ struct build_opts {
 };
 
 struct build_result {
-	char image_id[72];	  /* "sha256:..." of the config */
+	char image_id[72]; /* "sha256:..." of the config */
 	char manifest_digest[72]; /* of the manifest */
-	int steps, cached;	  /* executed steps and cache hits */
+	int steps, cached; /* executed steps and cache hits */
 };
 
 /*

@@ -128,9 +128,8 @@ int build_cache_put(struct build *b, const char *key,
 				     (long long)rec->layer.size,
 				     (unsigned long long)rec->layer.usize,
 				     rec->layer.media_type, rec->created);
-	cleanup_free char *tmp =
-		xstrfmt(".%s.%d.%lx", key, (int)getpid(),
-			(unsigned long)pthread_self());
+	cleanup_free char *tmp = xstrfmt(".%s.%d.%lx", key, (int)getpid(),
+					 (unsigned long)pthread_self());
 	int fd = openat(dfd, tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC,
 			0600);
 	if (fd < 0) {

@@ -64,7 +64,8 @@ static bool has_wildcard(const char *s)
 	return strpbrk(s, "*?[") != NULL;
 }
 
-/* ------------------------------------------------------------ paths in a root */
+/* ------------------------------------------------------------ paths in a root
+ */
 
 /*
  * Resolve `path` (absolute in the root) inside the directory `rootfd`,
@@ -74,8 +75,8 @@ static bool has_wildcard(const char *s)
  */
 static char *resolve_in_root(int rootfd, const char *path, bool follow_last)
 {
-	cleanup_free char *todo = build_clean_path(path[0] == '/' ? path + 1
-								  : path);
+	cleanup_free char *todo =
+		build_clean_path(path[0] == '/' ? path + 1 : path);
 	struct strbuf cur = STRBUF_INIT;
 	int hops = 0;
 	char *rest = todo;
@@ -100,8 +101,8 @@ static char *resolve_in_root(int rootfd, const char *path, bool follow_last)
 		if (!*rest && !follow_last)
 			break;
 		char target[4096];
-		ssize_t tl = readlinkat(rootfd, cur.buf, target,
-					sizeof(target) - 1);
+		ssize_t tl =
+			readlinkat(rootfd, cur.buf, target, sizeof(target) - 1);
 		if (tl < 0)
 			continue;
 		target[tl] = 0;
@@ -143,8 +144,7 @@ struct chmod_spec {
 	char *symbolic;
 };
 
-static int parse_chmod(const char *s, struct chmod_spec *cs,
-		       struct error **err)
+static int parse_chmod(const char *s, struct chmod_spec *cs, struct error **err)
 {
 	memset(cs, 0, sizeof(*cs));
 	if (!s)
@@ -256,8 +256,8 @@ struct copier {
 	const struct dockerfile_copy *c;
 	bool is_add;
 	const char *what; /* "COPY" / "ADD" / "WORKDIR" */
-	int dst_fd;	  /* the staging dir */
-	int view_fd;	  /* the stage so far, or -1 (--link) */
+	int dst_fd; /* the staging dir */
+	int view_fd; /* the stage so far, or -1 (--link) */
 	bool chown;
 	uid_t uid;
 	gid_t gid;
@@ -318,8 +318,10 @@ static int ensure_dir(struct copier *cp, const char *rel, struct error **err)
 				return -1;
 			}
 			mode_t mode = in_view ? (vst.st_mode & 07777) : 0755;
-			uid_t u = in_view ? vst.st_uid : (cp->chown ? cp->uid : 0);
-			gid_t g = in_view ? vst.st_gid : (cp->chown ? cp->gid : 0);
+			uid_t u = in_view ? vst.st_uid
+					  : (cp->chown ? cp->uid : 0);
+			gid_t g = in_view ? vst.st_gid
+					  : (cp->chown ? cp->gid : 0);
 			if (fchownat(cp->dst_fd, copy, u, g,
 				     AT_SYMLINK_NOFOLLOW) < 0 ||
 			    fchmodat(cp->dst_fd, copy, mode, 0) < 0) {
@@ -392,8 +394,8 @@ static void dst_remove(struct copier *cp, const char *rel)
 	if (fstatat(cp->dst_fd, rel, &st, AT_SYMLINK_NOFOLLOW) < 0)
 		return;
 	if (S_ISDIR(st.st_mode)) {
-		cleanup_close int fd = open_beneath(cp->dst_fd, rel,
-						    O_PATH | O_DIRECTORY);
+		cleanup_close int fd =
+			open_beneath(cp->dst_fd, rel, O_PATH | O_DIRECTORY);
 		if (fd >= 0) {
 			cleanup_free char *p = xstrfmt("/proc/self/fd/%d", fd);
 			char real[4096];
@@ -418,7 +420,8 @@ static int copy_one(struct copier *cp, int srcfd, const char *srel,
 {
 	uid_t u = cp->chown ? cp->uid : (from_context ? 0 : st->st_uid);
 	gid_t g = cp->chown ? cp->gid : (from_context ? 0 : st->st_gid);
-	mode_t mode = apply_chmod(&cp->chmod, st->st_mode, S_ISDIR(st->st_mode));
+	mode_t mode =
+		apply_chmod(&cp->chmod, st->st_mode, S_ISDIR(st->st_mode));
 	struct timespec ts[2] = { st->st_mtim, st->st_mtim };
 	cp->nitems++;
 	if (S_ISDIR(st->st_mode)) {
@@ -441,17 +444,16 @@ static int copy_one(struct copier *cp, int srcfd, const char *srel,
 	}
 	dst_remove(cp, drel);
 	if (S_ISREG(st->st_mode)) {
-		cleanup_close int in = openat(srcfd, srel,
-					      O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+		cleanup_close int in =
+			openat(srcfd, srel, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
 		if (in < 0) {
 			error_set_errno(err, "open '%s'", srel);
 			return -1;
 		}
-		cleanup_close int out =
-			openat(cp->dst_fd, drel,
-			       O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW |
-				       O_CLOEXEC,
-			       0600);
+		cleanup_close int out = openat(cp->dst_fd, drel,
+					       O_WRONLY | O_CREAT | O_EXCL |
+						       O_NOFOLLOW | O_CLOEXEC,
+					       0600);
 		if (out < 0) {
 			error_set_errno(err, "create '%s'", drel);
 			return -1;
@@ -514,9 +516,8 @@ static int copy_tree_view(struct copier *cp, int srcfd, const char *srel,
 			  const char *drel, const char *rel_in_source,
 			  struct error **err)
 {
-	cleanup_close int fd = openat(srcfd, srel,
-				      O_RDONLY | O_DIRECTORY | O_NOFOLLOW |
-					      O_CLOEXEC);
+	cleanup_close int fd = openat(
+		srcfd, srel, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 	if (fd < 0) {
 		error_set_errno(err, "open '%s'", srel);
 		return -1;
@@ -624,14 +625,14 @@ static int extract_archive(struct copier *cp, int dirfd, const char *rel,
 {
 	if (ensure_dir(cp, ddir, err) < 0)
 		return -1;
-	cleanup_close int fd = openat(dirfd, rel,
-				      O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+	cleanup_close int fd =
+		openat(dirfd, rel, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
 	if (fd < 0) {
 		error_set_errno(err, "open '%s'", rel);
 		return -1;
 	}
-	cleanup_close int root = open_beneath(cp->dst_fd, ddir,
-					      O_RDONLY | O_DIRECTORY);
+	cleanup_close int root =
+		open_beneath(cp->dst_fd, ddir, O_RDONLY | O_DIRECTORY);
 	if (root < 0) {
 		error_set_errno(err, "open '%s'", ddir);
 		return -1;
@@ -719,7 +720,8 @@ static const char *url_basename(const char *url, char **buf)
 {
 	const char *p = strchr(url + strlen("https://") - 1, '/');
 	const char *q = url + strcspn(url, "?#");
-	cleanup_free char *path = p && p < q ? xstrndup(p, q - p) : xstrdup("/");
+	cleanup_free char *path = p && p < q ? xstrndup(p, q - p)
+					     : xstrdup("/");
 	while (strlen(path) > 1 && path[strlen(path) - 1] == '/')
 		path[strlen(path) - 1] = 0;
 	const char *s = strrchr(path, '/');
@@ -731,13 +733,13 @@ static const char *url_basename(const char *url, char **buf)
 
 /* One resolved source: a path in its root, or inline data, or a file. */
 struct source {
-	char *rel;     /* resolved path relative to the root */
-	char *as;      /* the name it was asked for (basename rules) */
+	char *rel; /* resolved path relative to the root */
+	char *as; /* the name it was asked for (basename rules) */
 	char *parents; /* --parents: the path kept under dest */
 	bool is_dir;
 	bool wildcard;
 	const char *data; /* heredoc content */
-	int fetched_fd;	  /* dirfd holding a downloaded file, or -1 */
+	int fetched_fd; /* dirfd holding a downloaded file, or -1 */
 };
 
 static void sources_free(struct source *v, size_t n)
@@ -764,8 +766,8 @@ static char *parents_part(const char *src, const char *resolved)
 static void not_found_error(struct build *b, const char *what, const char *src,
 			    struct error **err)
 {
-	cleanup_free char *clean = build_clean_path(src[0] == '/' ? src + 1
-								  : src);
+	cleanup_free char *clean =
+		build_clean_path(src[0] == '/' ? src + 1 : src);
 	int line = 0;
 	struct stat st;
 	bool exists = b->ctx_fd >= 0 &&
@@ -801,8 +803,8 @@ static void not_found_error(struct build *b, const char *what, const char *src,
 		error_set(err, KILN_ENOTFOUND,
 			  "%s %s: \"%s\" is excluded by %s:%d (\"%s\") "
 			  "in build context %s",
-			  what, src, clean, file ? file : ".dockerignore",
-			  line, pat, b->ctx_path);
+			  what, src, clean, file ? file : ".dockerignore", line,
+			  pat, b->ctx_path);
 		return;
 	}
 	error_set(err, KILN_ENOTFOUND,
@@ -816,8 +818,8 @@ static int context_sources(struct copier *cp, const char *src,
 			   struct error **err)
 {
 	struct build *b = cp->b;
-	cleanup_free char *clean = build_clean_path(src[0] == '/' ? src + 1
-								  : src);
+	cleanup_free char *clean =
+		build_clean_path(src[0] == '/' ? src + 1 : src);
 	while (starts_with(clean, "../")) {
 		char *t = xstrdup(clean + 3);
 		free(clean);
@@ -835,8 +837,8 @@ static int context_sources(struct copier *cp, const char *src,
 			struct source *s = &(*v)[(*n)++];
 			memset(s, 0, sizeof(*s));
 			s->fetched_fd = -1;
-			cleanup_free char *r = resolve_in_root(b->ctx_fd,
-							       e->path, true);
+			cleanup_free char *r =
+				resolve_in_root(b->ctx_fd, e->path, true);
 			s->rel = xstrdup(r);
 			s->as = xstrdup(e->path);
 			s->parents = parents_part(src, e->path);
@@ -920,8 +922,8 @@ static int view_sources(struct copier *cp, int rootfd, const char *from,
 			const char *src, struct source **v, size_t *n,
 			size_t *alloc, struct error **err)
 {
-	cleanup_free char *clean = build_clean_path(src[0] == '/' ? src + 1
-								  : src);
+	cleanup_free char *clean =
+		build_clean_path(src[0] == '/' ? src + 1 : src);
 	struct strvec found = STRVEC_INIT;
 	bool wild = has_wildcard(clean);
 	if (wild) {
@@ -931,14 +933,14 @@ static int view_sources(struct copier *cp, int rootfd, const char *from,
 		strvec_push(&found, clean);
 	}
 	for (size_t i = 0; i < found.nr; i++) {
-		cleanup_free char *r = resolve_in_root(rootfd, found.v[i],
-						       true);
+		cleanup_free char *r =
+			resolve_in_root(rootfd, found.v[i], true);
 		struct stat st;
-		if (strcmp(r, ".") && fstatat(rootfd, r, &st,
-					      AT_SYMLINK_NOFOLLOW) < 0) {
+		if (strcmp(r, ".") &&
+		    fstatat(rootfd, r, &st, AT_SYMLINK_NOFOLLOW) < 0) {
 			error_set(err, KILN_ENOTFOUND,
-				  "%s --from=%s %s: \"/%s\" not found", cp->what,
-				  from, src, clean);
+				  "%s --from=%s %s: \"/%s\" not found",
+				  cp->what, from, src, clean);
 			strvec_clear(&found);
 			return -1;
 		}
@@ -972,10 +974,9 @@ static int copy_sources(struct copier *cp, int srcfd, bool from_context,
 	const struct dockerfile_copy *c = cp->c;
 	int viewfd = cp->view_fd;
 	/* the destination, resolved through the stage's symlinks */
-	cleanup_free char *dest = viewfd >= 0
-					  ? resolve_in_root(viewfd, dest_abs,
-							    true)
-					  : build_clean_path(dest_abs + 1);
+	cleanup_free char *dest =
+		viewfd >= 0 ? resolve_in_root(viewfd, dest_abs, true)
+			    : build_clean_path(dest_abs + 1);
 	if (!dest_is_dir && n == 1 && !v[0].is_dir && !v[0].data) {
 		struct stat st;
 		if (viewfd >= 0 && !fstatat(viewfd, dest, &st, 0) &&
@@ -1003,11 +1004,10 @@ static int copy_sources(struct copier *cp, int srcfd, bool from_context,
 				continue;
 			if (ensure_dir(cp, ddir, err) < 0)
 				return -1;
-			int ret = from_context
-					  ? copy_tree_context(cp, s->rel, ddir,
-							      err)
-					  : copy_tree_view(cp, fd, s->rel, ddir,
-							   ".", err);
+			int ret = from_context ? copy_tree_context(cp, s->rel,
+								   ddir, err)
+					       : copy_tree_view(cp, fd, s->rel,
+								ddir, ".", err);
 			if (ret < 0)
 				return -1;
 			continue;
@@ -1030,11 +1030,11 @@ static int copy_sources(struct copier *cp, int srcfd, bool from_context,
 			return -1;
 		if (s->data) {
 			dst_remove(cp, dfile);
-			cleanup_close int out = openat(
-				cp->dst_fd, dfile,
-				O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW |
-					O_CLOEXEC,
-				0600);
+			cleanup_close int out =
+				openat(cp->dst_fd, dfile,
+				       O_WRONLY | O_CREAT | O_EXCL |
+					       O_NOFOLLOW | O_CLOEXEC,
+				       0600);
 			size_t len = strlen(s->data);
 			if (out < 0 ||
 			    write(out, s->data, len) != (ssize_t)len) {
@@ -1116,8 +1116,8 @@ static double mono(void)
 
 /* Finish a step that produced `dir` (or nothing) and record it. */
 int build_commit_step(struct build_stage *bs, const char *key,
-		       const char *created_by, const char *dir, bool upper,
-		       const char *const *skip, struct error **err)
+		      const char *created_by, const char *dir, bool upper,
+		      const char *const *skip, struct error **err)
 {
 	struct build *b = bs->b;
 	struct build_cache_rec rec = { 0 };
@@ -1171,8 +1171,8 @@ int build_step_copy(struct build_stage *bs, const struct dockerfile_instr *in,
 	double t0 = mono();
 	int ret = -1;
 	char *created_by = build_created_by(bs, st, in);
-	char *dest_abs = build_abs_path(st->config->config.working_dir,
-					c->dest);
+	char *dest_abs =
+		build_abs_path(st->config->config.working_dir, c->dest);
 	struct copier cp = { .b = b,
 			     .c = c,
 			     .is_add = is_add,
@@ -1198,8 +1198,8 @@ int build_step_copy(struct build_stage *bs, const struct dockerfile_instr *in,
 	const char *src_key = NULL;
 	bool from_context = !c->from;
 	if (c->from_stage >= 0) {
-		struct build_stage *fs = build_wait_stage(b, c->from_stage,
-							  err);
+		struct build_stage *fs =
+			build_wait_stage(b, c->from_stage, err);
 		if (!fs)
 			goto done;
 		src_layers = fs->state.layers;
@@ -1232,17 +1232,17 @@ int build_step_copy(struct build_stage *bs, const struct dockerfile_instr *in,
 	if (parse_chmod(c->chmod, &cp.chmod, err) < 0)
 		goto done;
 	if (c->excludes.nr) {
-		cp.excludes = context_ignore_new(c->excludes.v,
-						 c->excludes.nr, NULL,
-						 "--exclude", err);
+		cp.excludes = context_ignore_new(c->excludes.v, c->excludes.nr,
+						 NULL, "--exclude", err);
 		if (!cp.excludes)
 			goto done;
 	}
 
 	/* resolve the sources (context/URL sources feed the key) */
 	build_key_init(&k, c->link ? NULL : st->key);
-	build_key_addf(&k, "%s dest=%s dir=%d chown=%s chmod=%s link=%d "
-			   "parents=%d unpack=%d",
+	build_key_addf(&k,
+		       "%s dest=%s dir=%d chown=%s chmod=%s link=%d "
+		       "parents=%d unpack=%d",
 		       is_add ? "ADD" : "COPY", dest_abs, dest_is_dir,
 		       c->chown ? c->chown : "", c->chmod ? c->chmod : "",
 		       c->link, c->parents, c->unpack);
@@ -1273,8 +1273,8 @@ int build_step_copy(struct build_stage *bs, const struct dockerfile_instr *in,
 			const char *src = c->sources.v[i];
 			if (is_add && is_url(src)) {
 				if (!fetch_dir) {
-					fetch_dir = build_tmpdir(b, "fetch",
-								 err);
+					fetch_dir =
+						build_tmpdir(b, "fetch", err);
 					if (!fetch_dir)
 						goto out;
 					fetch_fd = open(fetch_dir,
@@ -1314,8 +1314,8 @@ int build_step_copy(struct build_stage *bs, const struct dockerfile_instr *in,
 			if (context_sources(&cp, src, &srcs, &n, &alloc, err) <
 			    0)
 				goto out;
-			const char **paths = xcalloc(n - before + 1,
-						     sizeof(*paths));
+			const char **paths =
+				xcalloc(n - before + 1, sizeof(*paths));
 			for (size_t j = before; j < n; j++) {
 				paths[j - before] = srcs[j].rel;
 				build_key_addf(&k, "src %s %s", srcs[j].as,
@@ -1358,8 +1358,8 @@ int build_step_copy(struct build_stage *bs, const struct dockerfile_instr *in,
 		if (build_view_open(b, st->layers, st->nlayers, &dview, err) <
 		    0)
 			goto out;
-		cp.view_fd = open(dview.path,
-				  O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+		cp.view_fd =
+			open(dview.path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	}
 	if (resolve_chown(&cp, c->chown, cp.view_fd, err) < 0)
 		goto out2;
@@ -1434,8 +1434,7 @@ int build_step_workdir(struct build_stage *bs,
 	cleanup_free char *created_by = build_created_by(bs, st, in);
 	struct build_keyer k;
 	build_key_init(&k, st->key);
-	build_key_addf(&k, "WORKDIR %s user=%s", wd,
-		       rc->user ? rc->user : "");
+	build_key_addf(&k, "WORKDIR %s user=%s", wd, rc->user ? rc->user : "");
 	char key[BUILD_KEY_HEX];
 	build_key_final(&k, key);
 	if (build_step_cached(bs, key, created_by)) {
@@ -1443,8 +1442,9 @@ int build_step_workdir(struct build_stage *bs,
 		return 0;
 	}
 	struct build_view view = { 0 };
-	struct copier cp = { .b = b, .what = "WORKDIR", .dst_fd = -1,
-			     .view_fd = -1 };
+	struct copier cp = {
+		.b = b, .what = "WORKDIR", .dst_fd = -1, .view_fd = -1
+	};
 	char *staging = NULL;
 	char *rel = NULL;
 	if (build_view_open(b, st->layers, st->nlayers, &view, err) < 0)
@@ -1454,7 +1454,8 @@ int build_step_workdir(struct build_stage *bs,
 	struct stat vst;
 	if (!strcmp(rel, ".") ||
 	    (!fstatat(cp.view_fd, rel, &vst, 0) && S_ISDIR(vst.st_mode))) {
-		ret = build_commit_step(bs, key, created_by, NULL, false, NULL, err);
+		ret = build_commit_step(bs, key, created_by, NULL, false, NULL,
+					err);
 		goto out;
 	}
 	if (rc->user && *rc->user &&

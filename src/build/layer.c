@@ -15,8 +15,8 @@ static pthread_mutex_t extract_lock = PTHREAD_MUTEX_INITIALIZER;
 
 static void rmtree_at(int dfd, const char *name)
 {
-	int fd = openat(dfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW |
-					   O_CLOEXEC);
+	int fd = openat(dfd, name,
+			O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 	if (fd >= 0) {
 		DIR *d = fdopendir(fd);
 		if (d) {
@@ -184,8 +184,8 @@ int build_layer_commit_dir(struct build *b, const char *dir, bool upper,
 	struct archive_compress_opts co = { .comp = ARCHIVE_COMP_GZIP,
 					    .level = -1 };
 	struct archive_digests dg;
-	int ret = archive_write_layer(fd, &to, &co, blob_sink_write, &sink,
-				      &dg, err);
+	int ret = archive_write_layer(fd, &to, &co, blob_sink_write, &sink, &dg,
+				      err);
 	close(fd);
 	if (ret < 0) {
 		store_blob_abort(sink.w);
@@ -221,8 +221,8 @@ int build_layer_commit_dir(struct build *b, const char *dir, bool upper,
 	return 0;
 }
 
-int build_view_open(struct build *b, const struct build_layer *layers,
-		    size_t n, struct build_view *v, struct error **err)
+int build_view_open(struct build *b, const struct build_layer *layers, size_t n,
+		    struct build_view *v, struct error **err)
 {
 	memset(v, 0, sizeof(*v));
 	for (size_t i = 0; i < n; i++)

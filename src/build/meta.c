@@ -292,11 +292,9 @@ char *build_created_by(struct build_stage *bs, const struct build_state *st,
 void build_history_add(struct build *b, struct build_state *st,
 		       const char *created_by, bool layer, const char *created)
 {
-	oci_image_config_add_history(st->config,
-				     b->have_epoch ? b->source_date_epoch
-						   : created,
-				     created_by, NULL, "buildkit.dockerfile.v0",
-				     !layer);
+	oci_image_config_add_history(
+		st->config, b->have_epoch ? b->source_date_epoch : created,
+		created_by, NULL, "buildkit.dockerfile.v0", !layer);
 	if (layer && created) {
 		free(st->last_created);
 		st->last_created = xstrdup(created);
@@ -350,8 +348,7 @@ int build_meta_apply(struct build_stage *bs, struct build_state *st,
 		break;
 	case DOCKERFILE_EXPOSE:
 		for (size_t i = 0; i < in->u.ports.nr; i++)
-			oci_map_set(&rc->exposed_ports, in->u.ports.v[i],
-				    NULL);
+			oci_map_set(&rc->exposed_ports, in->u.ports.v[i], NULL);
 		break;
 	case DOCKERFILE_VOLUME:
 		for (size_t i = 0; i < in->u.volumes.nr; i++)

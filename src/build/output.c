@@ -33,11 +33,11 @@ int build_output(struct build *b, struct build_state *st,
 		goto out;
 	}
 	if (b->o->output == BUILD_OUTPUT_TAR) {
-		int fd = strcmp(dest, "-")
-				 ? open(dest,
-					O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC,
-					0644)
-				 : dup(1);
+		int fd = strcmp(dest, "-") ? open(dest,
+						  O_WRONLY | O_CREAT | O_TRUNC |
+							  O_CLOEXEC,
+						  0644)
+					   : dup(1);
 		if (fd < 0) {
 			error_set_errno(err, "create '%s'", dest);
 			goto out;
@@ -62,7 +62,8 @@ int build_output(struct build *b, struct build_state *st,
 		if (mkdir(dest, 0755) < 0 && errno != EEXIST) {
 			error_set_errno(err, "mkdir '%s'", dest);
 		} else {
-			int dfd = open(dest, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+			int dfd =
+				open(dest, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 			if (dfd < 0) {
 				error_set_errno(err, "open '%s'", dest);
 			} else {

@@ -18,7 +18,6 @@
 #include <sys/wait.h>
 #include <sys/xattr.h>
 
-
 static double mono(void)
 {
 	struct timespec ts;
@@ -95,8 +94,8 @@ static bool lowers_have(struct build *b, const struct build_state *st,
 			const char *rel)
 {
 	for (size_t i = st->nlayers; i-- > 0;) {
-		cleanup_free char *root = store_layer_path(b->s,
-							   st->layers[i].diffid);
+		cleanup_free char *root =
+			store_layer_path(b->s, st->layers[i].diffid);
 		cleanup_free char *p = xstrfmt("%s/%s", root, rel);
 		struct stat s;
 		if (lstat(p, &s) == 0)
@@ -128,8 +127,8 @@ static int lowers_read(struct build *b, const struct build_state *st,
 		       const char *rel, struct strbuf *out)
 {
 	for (size_t i = st->nlayers; i-- > 0;) {
-		cleanup_free char *root = store_layer_path(b->s,
-							   st->layers[i].diffid);
+		cleanup_free char *root =
+			store_layer_path(b->s, st->layers[i].diffid);
 		cleanup_free char *p = xstrfmt("%s/%s", root, rel);
 		struct stat s;
 		if (lstat(p, &s) < 0)
@@ -271,8 +270,8 @@ static char *writable_copy(struct build *b, struct mount_plan *mp,
 	mkdir(up, 0755);
 	mkdir(wk, 0700);
 	mkdir(mnt, 0755);
-	cleanup_free char *opt = xstrfmt("lowerdir=%s,upperdir=%s,workdir=%s",
-					 src, up, wk);
+	cleanup_free char *opt =
+		xstrfmt("lowerdir=%s,upperdir=%s,workdir=%s", src, up, wk);
 	if (mount("overlay", mnt, "overlay", 0, opt) < 0) {
 		error_set_errno(err, "mount overlay on '%s'", mnt);
 		free(mnt);
@@ -357,9 +356,9 @@ static int setup_mounts(struct build_stage *bs, const struct dockerfile_run *r,
 				break;
 			cleanup_free char *host = NULL;
 			if (fromkey) {
-				mp->views = xrealloc(mp->views,
-						     (mp->nviews + 1) *
-							     sizeof(*mp->views));
+				mp->views = xrealloc(
+					mp->views,
+					(mp->nviews + 1) * sizeof(*mp->views));
 				struct build_view *v = &mp->views[mp->nviews];
 				if (build_view_open(b, layers, nl, v, err) < 0)
 					return -1;
@@ -439,8 +438,7 @@ static int setup_mounts(struct build_stage *bs, const struct dockerfile_run *r,
 					flock(fd, LOCK_EX);
 					mp->lock_fds = xrealloc(
 						mp->lock_fds,
-						(mp->nlocks + 1) *
-							sizeof(int));
+						(mp->nlocks + 1) * sizeof(int));
 					mp->lock_fds[mp->nlocks++] = fd;
 				}
 			}
@@ -609,8 +607,8 @@ static void run_argv(const struct build_state *st,
  * So each RUN is started from a fork()ed, single-threaded child, which
  * reports back through a pipe: "<ret> <status>\n<error>\0<created>\0...".
  */
-static int run_in_child(struct build_stage *bs, struct sandbox *sb,
-			int out_fd, int *status, struct error **err)
+static int run_in_child(struct build_stage *bs, struct sandbox *sb, int out_fd,
+			int *status, struct error **err)
 {
 	struct build *b = bs->b;
 	int msg[2];
@@ -676,9 +674,8 @@ static int run_in_child(struct build_stage *bs, struct sandbox *sb,
 
 /* ------------------------------------------------------------ the step */
 
-static const char *hosts_text =
-	"127.0.0.1\tlocalhost buildkitsandbox\n"
-	"::1\tlocalhost ip6-localhost ip6-loopback\n";
+static const char *hosts_text = "127.0.0.1\tlocalhost buildkitsandbox\n"
+				"::1\tlocalhost ip6-localhost ip6-loopback\n";
 
 int build_step_run(struct build_stage *bs, const struct dockerfile_instr *in,
 		   struct build_step_info *si, struct error **err)
@@ -759,9 +756,9 @@ int build_step_run(struct build_stage *bs, const struct dockerfile_instr *in,
 	sb.upper = xstrdup(upper);
 	if (st->nlayers) {
 		for (size_t i = 0; i < st->nlayers; i++)
-			strvec_push_nodup(&sb.lower,
-					  store_layer_path(b->s,
-							   st->layers[i].diffid));
+			strvec_push_nodup(
+				&sb.lower,
+				store_layer_path(b->s, st->layers[i].diffid));
 	} else {
 		/* FROM scratch: an empty lower dir */
 		cleanup_free char *e = xstrfmt("%s/empty", scratch);

@@ -119,9 +119,9 @@ static void on_done(void *data, const struct build_step_info *st, bool cached,
 		else
 			fprintf(p->out, "#%d DONE %.1fs\n", st->id, seconds);
 	} else {
-		fprintf(p->out, " => %s[%s %d/%d] %s%s", cached ? "CACHED " : "",
-			st->stage, st->index, st->total, st->text,
-			err ? "  ERROR" : "");
+		fprintf(p->out, " => %s[%s %d/%d] %s%s",
+			cached ? "CACHED " : "", st->stage, st->index,
+			st->total, st->text, err ? "  ERROR" : "");
 		if (!cached)
 			fprintf(p->out, "  %.1fs", seconds);
 		fputc('\n', p->out);
@@ -238,7 +238,8 @@ int cmd_build(int argc, char **argv)
 		OPT_LIST_('t', "tag", &tags, "NAME",
 			  "Name and optionally a tag in the name:tag format"),
 		OPT_STRING_('f', "file", &file, "FILE",
-			    "Name of the Dockerfile (default: PATH/Dockerfile)"),
+			    "Name of the Dockerfile (default: "
+			    "PATH/Dockerfile)"),
 		OPT_STRING_(0, "target", &target, "STAGE",
 			    "Set the target build stage to build"),
 		OPT_LIST_(0, "build-arg", &build_args, "K[=V]",
@@ -246,7 +247,8 @@ int cmd_build(int argc, char **argv)
 		OPT_BOOL_(0, "no-cache", &no_cache,
 			  "Do not use cache when building the image"),
 		OPT_BOOL_(0, "pull", &pull,
-			  "Always attempt to pull a newer version of the image"),
+			  "Always attempt to pull a newer version of the "
+			  "image"),
 		OPT_STRING_(0, "progress", &progress, "MODE",
 			    "Progress output: auto, plain, tty, quiet"),
 		OPT_BOOL_('q', "quiet", &quiet,
@@ -274,8 +276,8 @@ int cmd_build(int argc, char **argv)
 	argc = parse_options(argc, argv, opts, build_usage,
 			     "Build an image from a Dockerfile", false);
 	if (argc != 1)
-		usage_error("build",
-			    "\"kiln build\" requires exactly 1 argument");
+		usage_error("build", "\"kiln build\" requires exactly 1 "
+				     "argument");
 
 	struct build_opts o = { 0 };
 	const char *ctx = argv[0];
@@ -283,9 +285,9 @@ int cmd_build(int argc, char **argv)
 	cleanup_free char *file_abs = NULL;
 	if (!strcmp(ctx, "-")) {
 		if (file && strcmp(file, "-"))
-			usage_error("build",
-				    "-f cannot be used with a context from "
-				    "stdin");
+			usage_error("build", "-f cannot be used with a context "
+					     "from "
+					     "stdin");
 		stdin_text = read_stdin(&o.dockerfile_len);
 		o.dockerfile_text = stdin_text;
 	} else {
@@ -347,8 +349,9 @@ int cmd_build(int argc, char **argv)
 	if (isolation) {
 		if (!strcmp(isolation, "oci"))
 			o.isolation_oci = true;
-		else if (strcmp(isolation, "native") &&
-			 strcmp(isolation, "default"))
+		else if (strcmp(isolation, "native") && strcmp(isolation, "defa"
+									  "ul"
+									  "t"))
 			usage_error("build", "unsupported isolation \"%s\"",
 				    isolation);
 	}
@@ -427,9 +430,12 @@ int cmd_build(int argc, char **argv)
 			char *sargv[] = {
 				(char *)"save",
 				(char *)"--format",
-				(char *)(o.output == BUILD_OUTPUT_OCI
-						 ? "oci-archive"
-						 : "docker-archive"),
+				(char *)(o.output == BUILD_OUTPUT_OCI ? "oci-"
+									"archiv"
+									"e"
+								      : "docker"
+									"-archi"
+									"ve"),
 				(char *)"-o",
 				(char *)o.output_dest,
 				res.image_id,
