@@ -206,6 +206,10 @@ int build_step_workdir(struct build_stage *bs,
 
 /* Walk and hash the context once per build (thread-safe). */
 int build_context_walk(struct build *b, struct error **err);
+/* The context at `src` filtered by .dockerignore, in a tmp/ dir (*dir,
+ * to remove); *out is what to mount. */
+int build_context_snapshot(struct build *b, const char *src, char **dir,
+			   char **out, struct error **err);
 /* A cache lookup; on a hit the state is advanced.  1 hit, 0 miss. */
 int build_step_cached(struct build_stage *bs, const char *key,
 		      const char *created_by);

@@ -251,6 +251,9 @@ static mode_t apply_chmod(const struct chmod_spec *cs, mode_t mode, bool dir)
 
 /* ------------------------------------------------------------ the copier */
 
+static void not_found_error(struct build *b, const char *what, const char *src,
+			    struct error **err);
+
 struct copier {
 	struct build *b;
 	const struct dockerfile_copy *c;
@@ -502,6 +505,12 @@ static bool excluded(struct copier *cp, const char *rel_in_source,
 	       context_ignore_match(cp->excludes, rel_in_root, NULL);
 }
 
+static const char *base_name(const char *p)
+{
+	const char *s = strrchr(p, '/');
+	return s ? s + 1 : p;
+}
+
 static char *join(const char *a, const char *b)
 {
 	if (!strcmp(a, ".") || !*a)
@@ -580,6 +589,47 @@ static int copy_tree_context(struct copier *cp, const char *srel,
 			return -1;
 	}
 	return 0;
+}
+
+/*
+ * A copy of the context at `src` (a directory or a file) holding only
+ * what .dockerignore lets through, in a new directory of tmp/ (for RUN
+ * --mount=type=bind from the context).  *out is the path to mount.
+ */
+int build_context_snapshot(struct build *b, const char *src, char **dir,
+			   char **out, struct error **err)
+{
+	*dir = *out = NULL;
+	if (build_context_walk(b, err) < 0)
+		return -1;
+	char *tmp = build_tmpdir(b, "context", err);
+	if (!tmp)
+		return -1;
+	struct copier cp = { .b = b, .what = "RUN --mount", .view_fd = -1 };
+	cp.dst_fd = open(tmp, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	int ret = -1;
+	struct stat st;
+	if (cp.dst_fd < 0) {
+		error_set_errno(err, "open '%s'", tmp);
+	} else if (!strcmp(src, ".") || (!fstatat(b->ctx_fd, src, &st, 0) &&
+					  S_ISDIR(st.st_mode))) {
+		if (strcmp(src, ".") && !context_walk_find(&b->walk, src))
+			not_found_error(b, cp.what, src, err);
+		else
+			ret = copy_tree_context(&cp, src, ".", err);
+		*out = xstrdup(tmp);
+	} else if (context_walk_find(&b->walk, src) &&
+		   !fstatat(b->ctx_fd, src, &st, AT_SYMLINK_NOFOLLOW)) {
+		ret = copy_one(&cp, b->ctx_fd, src, &st, base_name(src), true,
+			       err);
+		*out = xstrfmt("%s/%s", tmp, base_name(src));
+	} else {
+		not_found_error(b, cp.what, src, err);
+	}
+	if (cp.dst_fd >= 0)
+		close(cp.dst_fd);
+	*dir = tmp;
+	return ret;
 }
 
 /* ------------------------------------------------------------ ADD */
@@ -958,12 +1008,6 @@ static int view_sources(struct copier *cp, int rootfd, const char *from,
 	}
 	strvec_clear(&found);
 	return 0;
-}
-
-static const char *base_name(const char *p)
-{
-	const char *s = strrchr(p, '/');
-	return s ? s + 1 : p;
 }
 
 /* Copy all sources from `srcfd` into the staging tree. */

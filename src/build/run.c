@@ -371,7 +371,27 @@ static int setup_mounts(struct build_stage *bs, const struct dockerfile_run *r,
 						  "needs a build context");
 					return -1;
 				}
-				host = xstrfmt("%s/%s", b->ctx_path, src);
+				if (b->ignore &&
+				    context_ignore_count(b->ignore)) {
+					/* BuildKit mounts the context as it
+					 * was sent: .dockerignore applies */
+					char *dir;
+					if (build_context_snapshot(b, src, &dir,
+								   &host,
+								   err) < 0) {
+						if (dir)
+							strvec_push(
+								&mp->cleanup_dirs,
+								dir);
+						free(dir);
+						return -1;
+					}
+					strvec_push(&mp->cleanup_dirs, dir);
+					free(dir);
+				} else {
+					host = xstrfmt("%s/%s", b->ctx_path,
+						       src);
+				}
 			}
 			struct stat s;
 			if (stat(host, &s) < 0) {

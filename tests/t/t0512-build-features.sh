@@ -110,6 +110,17 @@ test_expect_success $P 'RUN --network=none has only a loopback' '
 	image_fs net:1 fs && test "$(cat fs/n)" = 1
 '
 
+test_expect_success $P 'RUN --mount=type=bind from the context honours .dockerignore' '
+	mkdir -p "$TRASH/bind/d" && cd "$TRASH/bind" &&
+	echo keep >keep.txt && echo hidden >secret.key && echo in >d/f &&
+	echo "*.key" >.dockerignore &&
+	printf "FROM busybox\nRUN --mount=type=bind,target=/ctx ls /ctx >/ls && cat /ctx/d/f >/f\n" >Dockerfile &&
+	kiln build -q -t bind:1 . &&
+	image_fs bind:1 fs &&
+	test_grep keep.txt fs/ls && ! grep -q secret.key fs/ls &&
+	test "$(cat fs/f)" = in && test -d fs/ctx
+'
+
 test_expect_success $P 'secrets: a file and an env, never in the image' '
 	cd "$TRASH/ctx" &&
 	echo s3cr3t >"$TRASH/secret" &&
