@@ -611,8 +611,8 @@ int build_context_snapshot(struct build *b, const char *src, char **dir,
 	struct stat st;
 	if (cp.dst_fd < 0) {
 		error_set_errno(err, "open '%s'", tmp);
-	} else if (!strcmp(src, ".") || (!fstatat(b->ctx_fd, src, &st, 0) &&
-					  S_ISDIR(st.st_mode))) {
+	} else if (!strcmp(src, ".") ||
+		   (!fstatat(b->ctx_fd, src, &st, 0) && S_ISDIR(st.st_mode))) {
 		if (strcmp(src, ".") && !context_walk_find(&b->walk, src))
 			not_found_error(b, cp.what, src, err);
 		else

@@ -8,7 +8,9 @@
 #include "build/build.h"
 #include "store/store.h"
 
+#include <pthread.h>
 #include <signal.h>
+#include <sys/ioctl.h>
 #include <sys/stat.h>
 
 static const char build_usage[] = "kiln build [OPTIONS] PATH | -";
@@ -22,6 +24,12 @@ struct partial {
 	struct strbuf buf;
 };
 
+struct running {
+	int id;
+	char *label; /* "[builder 3/4] RUN go build ..." */
+	double start;
+};
+
 struct printer {
 	enum progress_mode mode;
 	FILE *out;
@@ -29,6 +37,14 @@ struct printer {
 	struct partial *parts;
 	size_t nparts, alloc;
 	int last_id; /* tty: the step whose output was shown last */
+	/* tty: the live view below the log, redrawn by a ticker */
+	pthread_mutex_t lock;
+	struct running *run;
+	size_t nrun, run_alloc;
+	int drawn; /* status lines on screen */
+	int done, total;
+	bool stop;
+	int cols;
 };
 
 static double mono(void)
@@ -36,6 +52,54 @@ static double mono(void)
 	struct timespec ts;
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+/* tty: remove the live view (the cursor ends where it began). */
+static void tty_erase(struct printer *p)
+{
+	if (p->mode != PROGRESS_TTY || !p->drawn)
+		return;
+	fprintf(p->out, "\033[%dA\r\033[J", p->drawn);
+	p->drawn = 0;
+}
+
+/* tty: draw "[+] Building 3.1s (4/7)" and one line per running step. */
+static void tty_draw(struct printer *p)
+{
+	if (p->mode != PROGRESS_TTY)
+		return;
+	double now = mono();
+	int w = p->cols > 20 ? p->cols - 1 : 79;
+	fprintf(p->out, "[+] Building %.1fs (%d/%d)\n", now - p->start, p->done,
+		p->total);
+	p->drawn = 1;
+	for (size_t i = 0; i < p->nrun; i++) {
+		char t[32];
+		snprintf(t, sizeof(t), " %.1fs", now - p->run[i].start);
+		int room = w - 4 - (int)strlen(t);
+		fprintf(p->out, " => %.*s%s\n", room > 0 ? room : 0,
+			p->run[i].label, t);
+		p->drawn++;
+	}
+	fflush(p->out);
+}
+
+static void *tty_ticker(void *arg)
+{
+	struct printer *p = arg;
+	for (;;) {
+		struct timespec ts = { 0, 100 * 1000000 };
+		nanosleep(&ts, NULL);
+		pthread_mutex_lock(&p->lock);
+		bool stop = p->stop;
+		if (!stop) {
+			tty_erase(p);
+			tty_draw(p);
+		}
+		pthread_mutex_unlock(&p->lock);
+		if (stop)
+			return NULL;
+	}
 }
 
 static struct strbuf *partial_for(struct printer *p, int id)
@@ -72,9 +136,22 @@ static void on_start(void *data, const struct build_step_info *st)
 	struct printer *p = data;
 	if (p->mode == PROGRESS_QUIET)
 		return;
-	if (p->mode == PROGRESS_PLAIN)
+	if (p->mode == PROGRESS_PLAIN) {
 		fprintf(p->out, "\n#%d [%s %d/%d] %s\n", st->id, st->stage,
 			st->index, st->total, st->text);
+	} else {
+		pthread_mutex_lock(&p->lock);
+		ALLOC_GROW(p->run, p->nrun + 1, p->run_alloc);
+		p->run[p->nrun].id = st->id;
+		p->run[p->nrun].label = xstrfmt("[%s %d/%d] %s", st->stage,
+						st->index, st->total, st->text);
+		p->run[p->nrun].start = mono();
+		p->nrun++;
+		p->total++;
+		tty_erase(p);
+		tty_draw(p);
+		pthread_mutex_unlock(&p->lock);
+	}
 	fflush(p->out);
 }
 
@@ -84,6 +161,8 @@ static void on_output(void *data, const struct build_step_info *st,
 	struct printer *p = data;
 	if (p->mode == PROGRESS_QUIET)
 		return;
+	pthread_mutex_lock(&p->lock);
+	tty_erase(p);
 	if (p->mode == PROGRESS_TTY && p->last_id != st->id) {
 		fprintf(p->out, " => [%s %d/%d] %s\n", st->stage, st->index,
 			st->total, st->text);
@@ -101,6 +180,8 @@ static void on_output(void *data, const struct build_step_info *st,
 		memmove(sb->buf, nl + 1, sb->len - n - 1);
 		strbuf_setlen(sb, sb->len - n - 1);
 	}
+	tty_draw(p);
+	pthread_mutex_unlock(&p->lock);
 	fflush(p->out);
 }
 
@@ -110,7 +191,17 @@ static void on_done(void *data, const struct build_step_info *st, bool cached,
 	struct printer *p = data;
 	if (p->mode == PROGRESS_QUIET)
 		return;
+	pthread_mutex_lock(&p->lock);
+	tty_erase(p);
 	flush_partial(p, st);
+	for (size_t i = 0; i < p->nrun; i++) {
+		if (p->run[i].id != st->id)
+			continue;
+		free(p->run[i].label);
+		p->run[i] = p->run[--p->nrun];
+		p->done++;
+		break;
+	}
 	if (p->mode == PROGRESS_PLAIN) {
 		if (cached)
 			fprintf(p->out, "#%d CACHED\n", st->id);
@@ -125,15 +216,23 @@ static void on_done(void *data, const struct build_step_info *st, bool cached,
 		if (!cached)
 			fprintf(p->out, "  %.1fs", seconds);
 		fputc('\n', p->out);
+		tty_draw(p);
 	}
+	pthread_mutex_unlock(&p->lock);
 	fflush(p->out);
 }
 
 static void on_message(void *data, const char *msg)
 {
 	struct printer *p = data;
-	if (p->mode != PROGRESS_QUIET)
-		fprintf(stderr, "%s\n", msg);
+	if (p->mode == PROGRESS_QUIET)
+		return;
+	pthread_mutex_lock(&p->lock);
+	tty_erase(p);
+	fflush(p->out);
+	fprintf(stderr, "%s\n", msg);
+	tty_draw(p);
+	pthread_mutex_unlock(&p->lock);
 }
 
 /* ------------------------------------------------------------ options */
@@ -366,6 +465,7 @@ int cmd_build(int argc, char **argv)
 		usage_error("build", "invalid --output \"%s\"", output);
 
 	struct printer pr = { .out = stdout, .start = mono() };
+	pthread_mutex_init(&pr.lock, NULL);
 	if (quiet || !strcmp(progress, "quiet"))
 		pr.mode = PROGRESS_QUIET;
 	else if (!strcmp(progress, "plain"))
@@ -394,9 +494,27 @@ int cmd_build(int argc, char **argv)
 	sigaction(SIGTERM, &sa, NULL);
 	sigaction(SIGHUP, &sa, NULL);
 
+	pthread_t ticker;
+	bool ticking = false;
+	if (pr.mode == PROGRESS_TTY) {
+		struct winsize ws;
+		pr.cols = ioctl(1, TIOCGWINSZ, &ws) == 0 ? ws.ws_col : 80;
+		ticking = !pthread_create(&ticker, NULL, tty_ticker, &pr);
+	}
 	struct build_result res;
 	struct error *e = NULL;
 	int ret = build_run(s, &o, &res, &e);
+	if (ticking) {
+		pthread_mutex_lock(&pr.lock);
+		pr.stop = true;
+		tty_erase(&pr);
+		pthread_mutex_unlock(&pr.lock);
+		pthread_join(ticker, NULL);
+		pr.mode = PROGRESS_PLAIN; /* no live view from here on */
+		fprintf(pr.out, "[+] Building %.1fs (%d/%d) %s\n",
+			mono() - pr.start, pr.done, pr.total,
+			ret < 0 ? "FAILED" : "FINISHED");
+	}
 	int status = 0;
 	if (ret < 0) {
 		if (pr.mode == PROGRESS_PLAIN || pr.mode == PROGRESS_TTY)
@@ -454,6 +572,10 @@ int cmd_build(int argc, char **argv)
 		free((char *)sec[i].env);
 	}
 	free(sec);
+	for (size_t i = 0; i < pr.nrun; i++)
+		free(pr.run[i].label);
+	free(pr.run);
+	pthread_mutex_destroy(&pr.lock);
 	for (size_t i = 0; i < pr.nparts; i++)
 		strbuf_release(&pr.parts[i].buf);
 	free(pr.parts);
