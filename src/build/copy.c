@@ -887,15 +887,12 @@ static int context_sources(struct copier *cp, const char *src,
 			struct source *s = &(*v)[(*n)++];
 			memset(s, 0, sizeof(*s));
 			s->fetched_fd = -1;
-			cleanup_free char *r =
-				resolve_in_root(b->ctx_fd, e->path, true);
-			s->rel = xstrdup(r);
+			/* a match is copied as it is: a symlink stays one */
+			s->rel = xstrdup(e->path);
 			s->as = xstrdup(e->path);
 			s->parents = parents_part(src, e->path);
 			s->wildcard = true;
-			struct stat st;
-			s->is_dir = !fstatat(b->ctx_fd, r, &st, 0) &&
-				    S_ISDIR(st.st_mode);
+			s->is_dir = e->type == CONTEXT_DIR;
 		}
 		(void)before;
 		return 0;
@@ -984,7 +981,7 @@ static int view_sources(struct copier *cp, int rootfd, const char *from,
 	}
 	for (size_t i = 0; i < found.nr; i++) {
 		cleanup_free char *r =
-			resolve_in_root(rootfd, found.v[i], true);
+			resolve_in_root(rootfd, found.v[i], !wild);
 		struct stat st;
 		if (strcmp(r, ".") &&
 		    fstatat(rootfd, r, &st, AT_SYMLINK_NOFOLLOW) < 0) {
@@ -1469,7 +1466,11 @@ int build_step_workdir(struct build_stage *bs,
 	struct oci_run_config *rc = &st->config->config;
 	double t0 = mono();
 	int ret = -1;
-	cleanup_free char *wd = build_abs_path(rc->working_dir, in->u.str);
+	/* BuildKit keeps an absolute path as written, joins a relative */
+	cleanup_free char *wd =
+		in->u.str[0] == '/'
+			? xstrdup(in->u.str)
+			: build_abs_path(rc->working_dir, in->u.str);
 	free(rc->working_dir);
 	rc->working_dir = xstrdup(wd);
 

@@ -244,11 +244,28 @@ int build_view_open(struct build *b, const struct build_layer *layers, size_t n,
 		return -1;
 	struct strbuf opt = STRBUF_INIT;
 	strbuf_addstr(&opt, "lowerdir=");
+	/* top first; overlay refuses a dir twice: keep the topmost copy */
+	size_t added = 0;
 	for (size_t i = n; i-- > 0;) {
+		bool seen = false;
+		for (size_t j = i + 1; j < n; j++)
+			if (!strcmp(layers[i].diffid, layers[j].diffid))
+				seen = true;
+		if (seen)
+			continue;
 		cleanup_free char *p = store_layer_path(b->s, layers[i].diffid);
-		strbuf_addstr(&opt, p);
-		if (i)
+		if (added++)
 			strbuf_addch(&opt, ':');
+		strbuf_addstr(&opt, p);
+	}
+	if (added == 1) {
+		/* overlay needs two lowers without an upper */
+		strbuf_release(&opt);
+		build_rmtree(v->mnt);
+		free(v->mnt);
+		v->mnt = NULL;
+		v->path = store_layer_path(b->s, layers[n - 1].diffid);
+		return 0;
 	}
 	if (mount("overlay", v->mnt, "overlay", MS_RDONLY, opt.buf) < 0) {
 		error_set_errno(err, "mount overlay on '%s'", v->mnt);

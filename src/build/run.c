@@ -775,10 +775,19 @@ int build_step_run(struct build_stage *bs, const struct dockerfile_instr *in,
 	sb.scratch = xstrdup(scratch);
 	sb.upper = xstrdup(upper);
 	if (st->nlayers) {
-		for (size_t i = 0; i < st->nlayers; i++)
-			strvec_push_nodup(
-				&sb.lower,
-				store_layer_path(b->s, st->layers[i].diffid));
+		/* overlay refuses a dir twice: keep the topmost copy */
+		for (size_t i = 0; i < st->nlayers; i++) {
+			bool again = false;
+			for (size_t j = i + 1; j < st->nlayers; j++)
+				if (!strcmp(st->layers[i].diffid,
+					    st->layers[j].diffid))
+					again = true;
+			if (!again)
+				strvec_push_nodup(
+					&sb.lower,
+					store_layer_path(b->s,
+							 st->layers[i].diffid));
+		}
 	} else {
 		/* FROM scratch: an empty lower dir */
 		cleanup_free char *e = xstrfmt("%s/empty", scratch);
@@ -823,6 +832,12 @@ int build_step_run(struct build_stage *bs, const struct dockerfile_instr *in,
 	}
 	if (script)
 		sandbox_add_file(&sb, script_name, script, 0755);
+	/* runc's mount points and the /etc of hosts and resolv.conf stay in
+	 * BuildKit's layer when the image lacks them */
+	static const char *const runc_dirs[] = { "dev", "proc", "sys", "etc" };
+	for (size_t i = 0; i < ARRAY_SIZE(runc_dirs); i++)
+		if (!lowers_have(b, st, runc_dirs[i]))
+			strvec_push(&mp.dirs_missing, runc_dirs[i]);
 	if (setup_mounts(bs, r, NULL, &sb, &mp, err) < 0) {
 		error_wrap(err, "%s:%d", b->dockerfile_name, in->line);
 		goto out;
