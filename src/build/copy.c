@@ -20,6 +20,7 @@
 #include <linux/openat2.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
+#include <sys/xattr.h>
 
 /* ------------------------------------------------------------ context */
 
@@ -390,6 +391,27 @@ static int copy_file_data(int in, int out, struct error **err)
 	}
 }
 
+/*
+ * File capabilities (security.capability), set after the chown that
+ * would clear them.  BuildKit's copy keeps no other extended attribute
+ * (user.* are dropped: the buildah conformance cases show it).
+ */
+static void copy_xattrs(int in, int out)
+{
+	char names[4096];
+	ssize_t n = flistxattr(in, names, sizeof(names));
+	for (ssize_t off = 0; n > 0 && off < n;
+	     off += (ssize_t)strlen(names + off) + 1) {
+		const char *name = names + off;
+		if (strcmp(name, "security.capability"))
+			continue;
+		char val[65536];
+		ssize_t vl = fgetxattr(in, name, val, sizeof(val));
+		if (vl >= 0)
+			fsetxattr(out, name, val, (size_t)vl, 0);
+	}
+}
+
 /* Remove whatever is at `rel` in the staging tree (to replace it). */
 static void dst_remove(struct copier *cp, const char *rel)
 {
@@ -467,6 +489,7 @@ static int copy_one(struct copier *cp, int srcfd, const char *srel,
 			error_set_errno(err, "chmod '%s'", drel);
 			return -1;
 		}
+		copy_xattrs(in, out);
 		futimens(out, ts);
 		return 0;
 	}
