@@ -1022,6 +1022,10 @@ int build_run(struct store *s, const struct build_opts *opts,
 	cleanup_strbuf struct strbuf text = STRBUF_INIT;
 	if (read_dockerfile(&b, &text, err) < 0)
 		goto out;
+	if (o.pull)
+		build_message(&b, "warning: --pull: pulling from a registry "
+				  "is not available yet; using the local "
+				  "store");
 	if (make_plan(&b, &text, err) < 0)
 		goto out;
 	if (store_lock(s, LOCK_SH, err) < 0)
