@@ -5,6 +5,7 @@
 #include "cmd/cmd.h"
 
 const struct cmd_entry kiln_commands[] = {
+	{ "build", cmd_build, "Build an image from a Dockerfile" },
 	{ "run", cmd_run, "Create and run a new container from an image" },
 	{ "ps", cmd_ps, "List containers" },
 	{ "rm", cmd_rm, "Remove one or more containers" },

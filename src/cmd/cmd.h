@@ -77,6 +77,7 @@ extern const struct cmd_entry kiln_commands[];
 
 int cmd_help(int argc, char **argv);
 int cmd_version(int argc, char **argv);
+int cmd_build(int argc, char **argv);
 int cmd_parse(int argc, char **argv);
 int cmd_import(int argc, char **argv);
 int cmd_images(int argc, char **argv);

@@ -12,6 +12,8 @@ case=$(basename "$dir")
 ROOTFS=${BUSYBOX_ROOTFS:-/var/tmp/kiln-cache/busybox-rootfs.tar}
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
+# git keeps only 0644/0755; the tree record.sh recorded had dir/sub/two 0600
+find "$dir" -path '*/dir/sub/two' -exec chmod 600 {} +
 args=(-q -t "kiln-bk/$case:latest")
 [ -f "$dir/target" ] && args+=(--target "$(cat "$dir/target")")
 if [ -f "$dir/build-args" ]; then
