@@ -7,6 +7,11 @@
 set -eu
 cd "$(dirname "$0")/.."
 ./scripts/install-deps.sh test
+# The base images the build, run and registry tests use, made offline
+# (Debian's mirror only) and cached under /var/tmp/kiln-cache.
+if [ "$(id -u)" = 0 ]; then
+	tests/images/make-rootfs.sh all >/dev/null
+fi
 jobs=$(nproc 2>/dev/null || echo 2)
 make -s -j"$jobs" DEVELOPER=1 test-bins
 make -s -j"$jobs" DEVELOPER=1 SANITIZE=address,undefined O=out/san \

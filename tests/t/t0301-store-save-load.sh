@@ -8,26 +8,7 @@ test_have_prereq BUSYBOX || test_skip_all "no /bin/busybox (package busybox-stat
 make_busybox_tar "$TRASH/bb.tar" || test_skip_all "cannot build the busybox tarball"
 BB=$TRASH/bb.tar
 
-# podman with a private storage and configuration (see peers/README.md)
-podman_() {
-	CONTAINERS_CONF=$TRASH/containers.conf \
-	CONTAINERS_STORAGE_CONF=$TRASH/storage.conf \
-		podman --root "$TRASH/podroot" --runroot "$TRASH/podrun" \
-		--storage-driver vfs "$@"
-}
-cat >"$TRASH/containers.conf" <<-\EOF2
-[containers]
-netns = "none"
-[engine]
-runtime = "runc"
-cgroup_manager = "cgroupfs"
-events_logger = "file"
-EOF2
-printf '[storage]\ndriver = "vfs"\nrunroot = "%s/podrun"\ngraphroot = "%s/podroot"\n' \
-	"$TRASH" "$TRASH" >"$TRASH/storage.conf"
-if test_have_prereq PODMAN && test_have_prereq ROOT; then
-	test_set_prereq PODMANROOT
-fi
+podman_setup
 
 other_store() { KILN_ROOT=$TRASH/other "$KILN_BIN" "$@"; }
 

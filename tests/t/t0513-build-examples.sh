@@ -39,6 +39,15 @@ test_expect_success $P,GOLANG 'Go multi-stage rebuild: all cached, same ID' '
 	test_cmp id1 id2
 '
 
+podman_setup
+test_expect_success $P,GOLANG,PODMANROOT 'kiln save of the multi-stage image runs in podman' '
+	kiln save -o hw.tar helloworld:multi &&
+	podman_ load -i hw.tar >out 2>&1 &&
+	podman_ run --rm --network=none helloworld:multi >pout 2>perr ||
+	{ cat out perr; false; } &&
+	test_grep "^Hello world from Go!$" pout
+'
+
 test_expect_success $P,GOLANG,BBIMAGE 'Go on busybox with the compliance files' '
 	kiln build -q -f "$EX/go-hello/Dockerfile.multi-busybox" -t helloworld:multi-busybox "$EX/go-hello" &&
 	image_fs helloworld:multi-busybox fs &&

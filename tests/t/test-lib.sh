@@ -178,6 +178,40 @@ test_must_fail() {
 	return 0
 }
 
+# podman_setup: define the PODMANROOT prerequisite (podman installed, we are
+# root) and write a private configuration for podman_: podman with its own
+# storage in $TRASH and the settings that make it run here (runc,
+# cgroupfs, no network; see ../shared/peers/README.md).
+podman_setup() {
+	# podman's default rlimits exceed what this host lets us set (no
+	# CAP_SYS_RESOURCE): ask for what we have (nproc is capped by conmon)
+	local nofile nproc
+	nofile=$(ulimit -Hn)
+	nproc=$(ulimit -Hu)
+	[ "$nproc" = unlimited ] || [ "$nproc" -gt 32768 ] && nproc=32768
+	[ "$nofile" = unlimited ] && nofile=1048576
+	cat >"$TRASH/containers.conf" <<-EOF2
+	[containers]
+	netns = "none"
+	default_ulimits = ["nofile=$nofile:$nofile", "nproc=$nproc:$nproc"]
+	[engine]
+	runtime = "runc"
+	cgroup_manager = "cgroupfs"
+	events_logger = "file"
+	EOF2
+	printf '[storage]\ndriver = "vfs"\nrunroot = "%s/podrun"\ngraphroot = "%s/podroot"\n' \
+		"$TRASH" "$TRASH" >"$TRASH/storage.conf"
+	if test_have_prereq PODMAN && test_have_prereq ROOT; then
+		test_set_prereq PODMANROOT
+	fi
+}
+podman_() {
+	CONTAINERS_CONF=$TRASH/containers.conf \
+	CONTAINERS_STORAGE_CONF=$TRASH/storage.conf \
+		podman --root "$TRASH/podroot" --runroot "$TRASH/podrun" \
+		--storage-driver vfs "$@"
+}
+
 test_grep() {
 	if ! grep "$@"; then
 		echo "test_grep: no match for: $*" >&2
