@@ -5,8 +5,11 @@
 #   cached   a fully cached rebuild
 #   edit     a rebuild after editing the source (main.go / hello.c)
 #   cold     a build with --no-cache
-#   peak     peak RSS of the cold build (GNU time; for docker only the
-#            CLI's, the work happens in dockerd — compare docker by time)
+#   peak     peak memory of the builder during a cold build: the summed
+#            PSS of its own processes (kiln; buildah + runc + conmon),
+#            sampled by bench/peakmem.py — GNU time's figure would be the
+#            compiler's, the same for every builder.  docker's work
+#            happens in dockerd, so docker is compared by time only.
 #
 # Prints the median wall time of RUNS runs (default 5, after one warm-up)
 # per tool and scenario, and the ratios peer/kiln.  Tools that are missing
@@ -115,14 +118,20 @@ scenario() {
 	for i in $(seq "$RUNS"); do
 		measure "$f.cold" "$tool" "$dir" "$df" --no-cache
 	done
-	echo "$(median 1 "$f.cached") $(median 1 "$f.edit") $(median 1 "$f.cold") $(median 2 "$f.cold")"
+	local names=kiln peak=0
+	[ "$tool" = buildah ] && names=buildah,runc,conmon
+	if [ "$tool" != docker ]; then
+		cmd_for "$tool" "$dir" "$df" --no-cache
+		peak=$(python3 "$HERE/peakmem.py" "$names" "${CMD[@]}")
+	fi
+	echo "$(median 1 "$f.cached") $(median 1 "$f.edit") $(median 1 "$f.cold") $peak"
 }
 
 tools=(kiln)
 $have_docker && tools+=(docker)
 $have_buildah && tools+=(buildah)
 
-printf "%-8s %-4s %9s %9s %9s %10s\n" tool ex cached edit cold peak-KiB
+printf "%-8s %-4s %9s %9s %9s %10s\n" tool ex cached edit cold peak-PSS-KiB
 declare -A R
 for ex in go c; do
 	for t in "${tools[@]}"; do
@@ -145,7 +154,7 @@ import sys
 t, ex = sys.argv[1:3]
 a, b, c, d, ka, kb, kc, kd = map(float, sys.argv[3:])
 r = lambda x, y: "%.1fx" % (x / max(y, 0.005))
-mem = "n/a (CLI only)" if t == "docker" else r(d, kd)
+mem = "n/a (dockerd)" if t == "docker" else "kiln uses %.2fx of it" % (kd / max(d, 1))
 print("  %-8s %-3s cached %s  edit %s  cold %s  peak-mem %s" %
       (t, ex, r(a, ka), r(b, kb), r(c, kc), mem))
 PY
