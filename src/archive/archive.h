@@ -234,6 +234,14 @@ struct archive_extract_opts {
 	const char *what;
 	/* Gzip through zlib instead of ISA-L (tests). */
 	bool force_zlib;
+	/*
+	 * docker's Untar (what ADD of a local archive does): an entry for the
+	 * root itself ("", ".", "./") is ignored whatever its type, so the
+	 * root keeps its own mode, owner and time; and only the
+	 * security.capability xattr is applied (dockerd's layers carry no
+	 * other, so user.* attributes of the archive never reach the image).
+	 */
+	bool docker_untar;
 };
 
 struct archive_extract_stats {

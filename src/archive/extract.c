@@ -336,10 +336,10 @@ static int apply_xattrs(struct extractor *x, struct archive_entry *ent, int fd,
 	}
 	snprintf(proc, sizeof(proc), "/proc/self/fd/%d/%s", pfd, name);
 	while (archive_entry_xattr_next(ent, &k, &v, &vn) == ARCHIVE_OK) {
-		if (starts_with(k, "trusted.overlay.") || starts_with(k, "user."
-									 "overl"
-									 "ay"
-									 ".")) {
+		if (starts_with(k, "trusted.overlay.") ||
+		    starts_with(k, "user.overlay.") ||
+		    (x->opts->docker_untar && strcmp(k, "security."
+							"capability"))) {
 			xattr_skip(x);
 			continue;
 		}
@@ -671,6 +671,8 @@ static int extract_entry(struct extractor *x, struct archive *a,
 	size_t dl = split_path(path->buf, &base);
 
 	if (!path->len) {
+		if (x->opts->docker_untar)
+			return 0;
 		/* The root itself: only a directory may describe it. */
 		if (type != AE_IFDIR || hl) {
 			error_set(err, KILN_ECORRUPT,

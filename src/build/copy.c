@@ -712,7 +712,8 @@ static int extract_archive(struct copier *cp, int dirfd, const char *rel,
 	}
 	struct archive_input in = { archive_fd_read, &fd };
 	struct archive_extract_opts eo = { .whiteouts = ARCHIVE_WHITEOUT_APPLY,
-					   .what = rel };
+					   .what = rel,
+					   .docker_untar = true };
 	cp->nitems++;
 	return archive_extract(root, &in, &eo, NULL, err);
 }
@@ -1030,6 +1031,18 @@ static int view_sources(struct copier *cp, int rootfd, const char *from,
 	return 0;
 }
 
+/* Is `rel` a directory now: in the staging tree, else in the view? */
+static bool dest_is_dir_now(struct copier *cp, const char *rel)
+{
+	struct stat st;
+	if (!strcmp(rel, "."))
+		return true;
+	if (!fstatat(cp->dst_fd, rel, &st, AT_SYMLINK_NOFOLLOW))
+		return S_ISDIR(st.st_mode);
+	return cp->view_fd >= 0 && !fstatat(cp->view_fd, rel, &st, 0) &&
+	       S_ISDIR(st.st_mode);
+}
+
 /* Copy all sources from `srcfd` into the staging tree. */
 static int copy_sources(struct copier *cp, int srcfd, bool from_context,
 			struct source *v, size_t n, const char *dest_abs,
@@ -1041,12 +1054,6 @@ static int copy_sources(struct copier *cp, int srcfd, bool from_context,
 	cleanup_free char *dest =
 		viewfd >= 0 ? resolve_in_root(viewfd, dest_abs, true)
 			    : build_clean_path(dest_abs + 1);
-	if (!dest_is_dir && n == 1 && !v[0].is_dir && !v[0].data) {
-		struct stat st;
-		if (viewfd >= 0 && !fstatat(viewfd, dest, &st, 0) &&
-		    S_ISDIR(st.st_mode))
-			dest_is_dir = true;
-	}
 	for (size_t i = 0; i < n; i++) {
 		struct source *s = &v[i];
 		int fd = s->fetched_fd >= 0 ? s->fetched_fd : srcfd;
@@ -1084,8 +1091,14 @@ static int copy_sources(struct copier *cp, int srcfd, bool from_context,
 				return -1;
 			continue;
 		}
+		/*
+		 * A file goes into the destination when it is a directory
+		 * (said so, or one already there), else becomes it.  Judged
+		 * per source: the matches of one wildcard each replace a
+		 * file destination in turn, the last one wins (BuildKit).
+		 */
 		cleanup_free char *dfile = NULL;
-		if (dest_is_dir || c->parents || n > 1)
+		if (dest_is_dir || c->parents || dest_is_dir_now(cp, dest))
 			dfile = join(ddir, base_name(s->as));
 		else
 			dfile = xstrdup(dest);
@@ -1407,8 +1420,6 @@ int build_step_copy(struct build_stage *bs, const struct dockerfile_instr *in,
 		s->data = c->inline_sources[i].data;
 		build_key_addf(&k, "inline %s %s", s->as, s->data);
 	}
-	if (n > 1)
-		dest_is_dir = true;
 	build_key_final(&k, key);
 
 	if (build_step_cached(bs, key, created_by)) {

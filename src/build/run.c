@@ -420,13 +420,28 @@ static int setup_mounts(struct build_stage *bs, const struct dockerfile_run *r,
 				return -1;
 			}
 			const char *id = m->id ? m->id : target;
+			/*
+			 * BuildKit seeds a cache mount given uid, gid or mode
+			 * from its own mkdir, and that source is part of the
+			 * cache's identity: `uid=10` and no uid never share.
+			 */
+			bool owned = m->uid >= 0 || m->gid >= 0 || m->has_mode;
+			cleanup_free char *owner =
+				owned ? xstrfmt(" owner=%lld:%lld mode=%o",
+						m->uid >= 0 ? (long long)m->uid
+							    : 0LL,
+						m->gid >= 0 ? (long long)m->gid
+							    : 0LL,
+						m->has_mode ? (unsigned)m->mode
+							    : 0755u)
+				      : xstrdup("");
 			if (k)
-				build_key_addf(k, "cache %s", target);
+				build_key_addf(k, "cache %s%s", target, owner);
 			if (!sb)
 				break;
 			struct build_keyer ck;
 			build_key_init(&ck, NULL);
-			build_key_addf(&ck, "cache-mount %s", id);
+			build_key_addf(&ck, "cache-mount %s%s", id, owner);
 			char ckey[BUILD_KEY_HEX];
 			build_key_final(&ck, ckey);
 			mkdirat(b->s->root_fd, "cache", 0700);

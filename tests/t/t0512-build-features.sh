@@ -174,4 +174,36 @@ test_expect_success $P 'Dockerfile from stdin and -f' '
 	image_fs in:2 fs && test "$(cat fs/k)" = y
 '
 
+# dockerd's layers carry only security.capability (the buildah conformance
+# case 048 and a dockerd 20.10 build of this archive show it), so ADD of a
+# local archive drops the other xattrs it holds.
+test_expect_success $P 'ADD of an archive keeps only security.capability' '
+	cd "$TRASH/ctx" &&
+	python3 - <<-\PY &&
+	import io, tarfile
+	cap = bytes.fromhex("0100000200200000000000000000000000000000")
+	with tarfile.open("xa.tar", "w", format=tarfile.PAX_FORMAT) as t:
+	    for n, px in [("ua", {"SCHILY.xattr.user.a": "test"}),
+	                  ("cap", {"SCHILY.xattr.security.capability":
+	                           cap.decode("latin1")})]:
+	        ti = tarfile.TarInfo(n)
+	        ti.size, ti.mode, ti.pax_headers = 3, 0o755, px
+	        t.addfile(ti, io.BytesIO(b"hi\n"))
+	PY
+	printf "FROM scratch\nADD xa.tar /\n" >Dockerfile &&
+	kiln build -q -t xa:1 . &&
+	kiln save -o xa-img.tar xa:1 && mkdir xa-img && tar -xf xa-img.tar -C xa-img &&
+	python3 - xa-img >xattrs <<-\PY &&
+	import json, os, sys, tarfile
+	d = sys.argv[1]
+	m = json.load(open(os.path.join(d, "manifest.json")))[0]
+	for l in m["Layers"]:
+	    for mem in tarfile.open(os.path.join(d, l)):
+	        x = sorted(k for k in mem.pax_headers if k.startswith("SCHILY.xattr."))
+	        print(mem.name, " ".join(x))
+	PY
+	printf "cap SCHILY.xattr.security.capability\nua \n" >expect &&
+	test_cmp expect xattrs
+'
+
 test_done
