@@ -142,6 +142,30 @@ static void endpoints_release(struct endpoints *e)
 	memset(e, 0, sizeof(*e));
 }
 
+/*
+ * Docker treats registries on the loopback interface (localhost,
+ * 127.0.0.0/8, ::1) as insecure unless told otherwise: HTTPS is tried
+ * first without verifying the certificate, then plain HTTP.  kiln does the
+ * same, so `kiln pull 127.0.0.1:5000/x` works as `docker pull` does;
+ * `--tls-verify=true` turns it off.
+ */
+static bool host_is_loopback(const char *host)
+{
+	cleanup_free char *h = NULL;
+	if (host[0] == '[') {
+		const char *end = strchr(host, ']');
+		h = end ? xstrndup(host + 1, end - host - 1) : xstrdup(host);
+	} else {
+		h = xstrndup(host, strcspn(host, ":/"));
+	}
+	if (!strcmp(h, "localhost") || !strcmp(h, "::1"))
+		return true;
+	unsigned a, b, c, d;
+	char tail;
+	return sscanf(h, "%u.%u.%u.%u%c", &a, &b, &c, &d, &tail) == 4 &&
+	       a == 127 && b < 256 && c < 256 && d < 256;
+}
+
 static void add_endpoint(struct endpoints *e, const char *loc, bool insecure,
 			 bool mirror)
 {
@@ -186,7 +210,10 @@ static int endpoints_for(struct registry_client *c,
 		return -1;
 	}
 	if (!r) {
-		add_endpoint(out, name, c->o.tls_verify == 0, false);
+		add_endpoint(out, name,
+			     c->o.tls_verify == 0 || (c->o.tls_verify != 1 &&
+						      host_is_loopback(name)),
+			     false);
 		return 0;
 	}
 	/* the part of the name after the prefix */
@@ -200,14 +227,19 @@ static int endpoints_for(struct registry_client *c,
 		if (m->mode == PULL_TAG_ONLY && ref->digest && !ref->tag)
 			continue;
 		cleanup_free char *loc = xstrfmt("%s%s", m->location, rest);
-		add_endpoint(out, loc, m->insecure || c->o.tls_verify == 0,
+		add_endpoint(out, loc,
+			     m->insecure || c->o.tls_verify == 0 ||
+				     (c->o.tls_verify != 1 &&
+				      host_is_loopback(loc)),
 			     true);
 	}
 	cleanup_free char *loc =
 		r->location ? xstrfmt("%s%s", r->location, rest) : NULL;
 	add_endpoint(out, loc ? loc : name,
 		     (r->insecure && c->o.tls_verify != 1) ||
-			     c->o.tls_verify == 0,
+			     c->o.tls_verify == 0 ||
+			     (c->o.tls_verify != 1 &&
+			      host_is_loopback(loc ? loc : name)),
 		     false);
 	return 0;
 }
@@ -996,7 +1028,8 @@ int registry_check_login(struct registry_client *c, const char *registry,
 	ep.path = xstrdup("");
 	ep.auth_name = xstrdup(key);
 	ep.insecure = c->o.tls_verify == 0 ||
-		      (r && r->insecure && c->o.tls_verify != 1);
+		      (r && r->insecure && c->o.tls_verify != 1) ||
+		      (c->o.tls_verify != 1 && host_is_loopback(key));
 	ep.creds_loaded = true;
 	ep.creds.user = xstrdup(user);
 	ep.creds.password = xstrdup(password);

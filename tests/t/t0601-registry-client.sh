@@ -37,9 +37,15 @@ test_expect_success 'resolve by digest' '
 	test "$(head -n1 out)" = "$MDIGEST"
 '
 
-test_expect_success 'a registry not marked insecure is refused over http' '
+test_expect_success 'a loopback registry is insecure by default, as in docker' '
 	CONTAINERS_REGISTRIES_CONF=/dev/null \
-	test_must_fail registry_get resolve $R/library/busybox 2>err &&
+	registry_get resolve $R/library/busybox >out &&
+	test "$(head -n1 out)" = "$MDIGEST"
+'
+
+test_expect_success 'with --tls-verify=true a plain-http registry is refused' '
+	CONTAINERS_REGISTRIES_CONF=/dev/null \
+	test_must_fail registry_get --tls-verify=true resolve $R/library/busybox 2>err &&
 	test_grep "wrong version number\|TLS" err
 '
 
