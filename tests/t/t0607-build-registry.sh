@@ -124,6 +124,7 @@ test_expect_success $P '--pull picks up a new base under the same tag' '
 	kiln build --progress=plain --pull -t app:3 . >log 2>&1 &&
 	cat log &&
 	test_grep "downloaded newer image" log &&
+	test_grep "Already exists" log &&
 	test "$(count_cached log)" = 1 &&
 	kiln run --rm app:3 cat /seen >out &&
 	test "$(cat out)" = /newer &&
