@@ -81,8 +81,11 @@ struct build {
 	struct dockerfile_plan *plan;
 	struct build_stage *stages;
 	size_t nstages;
-	struct build_image *images;
+	/* base images (build/base.c), under images_lock */
+	struct build_image **images;
 	size_t nimages, images_alloc;
+	pthread_mutex_t images_lock;
+	struct registry_client *rc; /* made by the first pull */
 
 	/* the context */
 	int ctx_fd; /* -1 without a context */
@@ -231,9 +234,17 @@ int build_output(struct build *b, struct build_state *st,
 /* Wait for a stage to finish; returns it, or NULL with *err. */
 struct build_stage *build_wait_stage(struct build *b, size_t pos,
 				     struct error **err);
-/* A non-stage image by name (looked up once). */
+/*
+ * A non-stage image by name, resolved once per build: from the store, or
+ * pulled (for `platform`, NULL: the build's) when the store lacks it or
+ * --pull asks.  The pointer stays valid until the build is released.
+ */
 struct build_image *build_get_image(struct build *b, const char *name,
 				    struct error **err);
+struct build_image *build_get_image_for(struct build *b, const char *name,
+					const char *platform,
+					struct error **err);
+void build_images_release(struct build *b);
 
 /* Resolve a path against the working directory (absolute, cleaned). */
 char *build_abs_path(const char *workdir, const char *path);

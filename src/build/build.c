@@ -46,7 +46,9 @@ void build_progress_done(struct build *b, const struct build_step_info *st,
 {
 	const struct build_progress *p = b->o->progress;
 	pthread_mutex_lock(&b->lock);
-	if (cached)
+	if (st->internal)
+		; /* a pull is no step of the Dockerfile */
+	else if (cached)
 		b->cached++;
 	else if (!err)
 		b->steps++;
@@ -194,78 +196,11 @@ char *build_abs_path(const char *workdir, const char *path)
 
 /* ------------------------------------------------------------ images */
 
-static int image_layers(struct build *b, struct store_image *img,
-			struct build_layer **out, size_t *n, struct error **err)
-{
-	struct store_layer_desc *v;
-	size_t nr;
-	if (store_image_layers(b->s, img, &v, &nr, err) < 0)
-		return -1;
-	*out = xcalloc(nr + 1, sizeof(**out));
-	for (size_t i = 0; i < nr; i++) {
-		(*out)[i].diffid = xstrdup(v[i].diffid);
-		(*out)[i].digest = xstrdup(v[i].digest);
-		(*out)[i].media_type = xstrdup(v[i].media_type);
-		(*out)[i].size = v[i].size;
-		(*out)[i].usize = v[i].usize;
-	}
-	*n = nr;
-	store_layer_descs_free(v, nr);
-	return 0;
-}
-
-/* Look an image up in the store; called with b->lock held. */
-static struct build_image *get_image_locked(struct build *b, const char *name,
-					    struct error **err)
-{
-	for (size_t i = 0; i < b->nimages; i++)
-		if (!strcmp(b->images[i].name, name))
-			return &b->images[i];
-	struct error *e = NULL;
-	struct store_image *img = store_image_lookup(b->s, name, &e);
-	if (!img) {
-		if (e && e->code == KILN_ENOTFOUND)
-			error_set(err, KILN_ENOTFOUND,
-				  "image \"%s\" not found in the local store; "
-				  "pull it first",
-				  name);
-		else
-			error_set(err, e ? e->code : KILN_EINTERNAL, "%s: %s",
-				  name, e ? e->msg : "lookup failed");
-		error_free(e);
-		return NULL;
-	}
-	ALLOC_GROW(b->images, b->nimages + 1, b->images_alloc);
-	struct build_image *bi = &b->images[b->nimages];
-	memset(bi, 0, sizeof(*bi));
-	if (image_layers(b, img, &bi->layers, &bi->nlayers, err) < 0) {
-		store_image_free(img);
-		return NULL;
-	}
-	bi->name = xstrdup(name);
-	bi->img = img;
-	struct build_keyer k;
-	build_key_init(&k, NULL);
-	build_key_addf(&k, "image %s", img->config_digest);
-	build_key_final(&k, bi->key);
-	b->nimages++;
-	return bi;
-}
-
-struct build_image *build_get_image(struct build *b, const char *name,
-				    struct error **err)
-{
-	pthread_mutex_lock(&b->lock);
-	struct build_image *bi = get_image_locked(b, name, err);
-	pthread_mutex_unlock(&b->lock);
-	return bi;
-}
-
 static int base_env_cb(void *data, const char *image, const char *platform,
 		       struct dockerfile_env *env, struct error **err)
 {
 	struct build *b = data;
-	struct build_image *bi = build_get_image(b, image, err);
+	struct build_image *bi = build_get_image_for(b, image, platform, err);
 	if (!bi)
 		return -1;
 	json_t *cfg = json_object_get(bi->img->config, "config");
@@ -447,7 +382,8 @@ static int stage_init_base(struct build_stage *bs, struct error **err)
 	cleanup_free char *text = xstrfmt("FROM %s", ds->base);
 	si.text = text;
 	build_progress_start(b, &si);
-	struct build_image *bi = build_get_image(b, ds->base, err);
+	struct build_image *bi =
+		build_get_image_for(b, ds->base, ds->platform, err);
 	if (!bi) {
 		build_progress_done(b, &si, false, 0, *err);
 		return -1;
@@ -929,14 +865,7 @@ static void build_release(struct build *b)
 		strvec_clear(&b->stages[i].args);
 	}
 	free(b->stages);
-	for (size_t i = 0; i < b->nimages; i++) {
-		free(b->images[i].name);
-		store_image_free(b->images[i].img);
-		for (size_t j = 0; j < b->images[i].nlayers; j++)
-			build_layer_release(&b->images[i].layers[j]);
-		free(b->images[i].layers);
-	}
-	free(b->images);
+	build_images_release(b);
 	if (b->plan)
 		dockerfile_plan_free(b->plan);
 	if (b->df)
@@ -999,6 +928,7 @@ int build_run(struct store *s, const struct build_opts *opts,
 	b.o = &o;
 	pthread_mutex_init(&b.lock, NULL);
 	pthread_cond_init(&b.cond, NULL);
+	pthread_mutex_init(&b.images_lock, NULL);
 	build_interrupted = 0;
 
 	const char *sde = getenv("SOURCE_DATE_EPOCH");
@@ -1022,10 +952,6 @@ int build_run(struct store *s, const struct build_opts *opts,
 	cleanup_strbuf struct strbuf text = STRBUF_INIT;
 	if (read_dockerfile(&b, &text, err) < 0)
 		goto out;
-	if (o.pull)
-		build_message(&b, "warning: --pull: pulling from a registry "
-				  "is not available yet; using the local "
-				  "store");
 	if (make_plan(&b, &text, err) < 0)
 		goto out;
 	if (store_lock(s, LOCK_SH, err) < 0)

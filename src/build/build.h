@@ -22,6 +22,7 @@
 #include "base/base.h"
 
 struct store;
+struct registry_options;
 
 /* ------------------------------------------------------------ progress */
 
@@ -89,7 +90,16 @@ struct build_opts {
 	const struct build_secret *secrets;
 	size_t nsecrets;
 	bool no_cache;
+	/*
+	 * Base images (FROM, COPY --from, RUN --mount from=) missing from the
+	 * store are pulled through the registry client with these options
+	 * (NULL: the defaults) for `platform` (NULL: this host).  With
+	 * `pull` every one is checked against its registry first (a newer
+	 * one is pulled); a registry that cannot be reached fails the build.
+	 */
 	bool pull;
+	const struct registry_options *registry;
+	const char *platform;
 	bool network_none; /* --network=none as the default for RUN */
 	bool isolation_oci; /* RUN through an OCI runtime (runc) */
 	bool docker_format; /* Docker schema2 media types */

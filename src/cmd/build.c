@@ -6,6 +6,7 @@
  */
 #include "cmd/cmd.h"
 #include "build/build.h"
+#include "registry/registry.h"
 #include "store/store.h"
 
 #include <pthread.h>
@@ -131,20 +132,28 @@ static void flush_partial(struct printer *p, const struct build_step_info *st)
 	strbuf_reset(sb);
 }
 
+/* "[builder 3/4] RUN make", "[internal] pull busybox"; caller frees. */
+static char *step_label(const struct build_step_info *st)
+{
+	if (st->internal)
+		return xstrfmt("[internal] %s", st->text);
+	return xstrfmt("[%s %d/%d] %s", st->stage, st->index, st->total,
+		       st->text);
+}
+
 static void on_start(void *data, const struct build_step_info *st)
 {
 	struct printer *p = data;
 	if (p->mode == PROGRESS_QUIET)
 		return;
 	if (p->mode == PROGRESS_PLAIN) {
-		fprintf(p->out, "\n#%d [%s %d/%d] %s\n", st->id, st->stage,
-			st->index, st->total, st->text);
+		cleanup_free char *label = step_label(st);
+		fprintf(p->out, "\n#%d %s\n", st->id, label);
 	} else {
 		pthread_mutex_lock(&p->lock);
 		ALLOC_GROW(p->run, p->nrun + 1, p->run_alloc);
 		p->run[p->nrun].id = st->id;
-		p->run[p->nrun].label = xstrfmt("[%s %d/%d] %s", st->stage,
-						st->index, st->total, st->text);
+		p->run[p->nrun].label = step_label(st);
 		p->run[p->nrun].start = mono();
 		p->nrun++;
 		p->total++;
@@ -164,8 +173,8 @@ static void on_output(void *data, const struct build_step_info *st,
 	pthread_mutex_lock(&p->lock);
 	tty_erase(p);
 	if (p->mode == PROGRESS_TTY && p->last_id != st->id) {
-		fprintf(p->out, " => [%s %d/%d] %s\n", st->stage, st->index,
-			st->total, st->text);
+		cleanup_free char *label = step_label(st);
+		fprintf(p->out, " => %s\n", label);
 		p->last_id = st->id;
 	}
 	struct strbuf *sb = partial_for(p, st->id);
@@ -210,9 +219,9 @@ static void on_done(void *data, const struct build_step_info *st, bool cached,
 		else
 			fprintf(p->out, "#%d DONE %.1fs\n", st->id, seconds);
 	} else {
-		fprintf(p->out, " => %s[%s %d/%d] %s%s",
-			cached ? "CACHED " : "", st->stage, st->index,
-			st->total, st->text, err ? "  ERROR" : "");
+		cleanup_free char *label = step_label(st);
+		fprintf(p->out, " => %s%s%s", cached ? "CACHED " : "", label,
+			err ? "  ERROR" : "");
 		if (!cached)
 			fprintf(p->out, "  %.1fs", seconds);
 		fputc('\n', p->out);
@@ -316,6 +325,60 @@ static int parse_output(const char *spec, struct build_opts *o)
 	return o->output == BUILD_OUTPUT_IMAGE || o->output_dest ? 0 : -1;
 }
 
+/* ------------------------------------------------------------ push */
+
+static void push_status(void *data, const char *line)
+{
+	fprintf(data, "%s\n", line);
+}
+
+/* --push: every tag built goes to its registry, as `kiln push` does. */
+static int push_tags(struct store *s, const struct strvec *tags,
+		     const struct registry_options *ro, bool quiet, FILE *out)
+{
+	struct error *e = NULL;
+	struct registry_client *c = registry_client_new(ro, &e);
+	if (!c)
+		return cmd_fail(e);
+	int status = 0;
+	for (size_t i = 0; !status && i < tags->nr; i++) {
+		struct registry_ref ref = { 0 };
+		struct store_image *img = NULL;
+		char *digest = NULL;
+		size_t len = 0;
+		if (registry_ref_parse(&ref, tags->v[i], &e) < 0 ||
+		    !(img = store_image_lookup(s, tags->v[i], &e))) {
+			status = 1;
+		} else {
+			cleanup_free char *full = registry_ref_string(&ref);
+			if (!quiet) {
+				fprintf(out, "\npushing %s\n", full);
+				fflush(out);
+			}
+			if (registry_push_image(c, s, img, &ref, NULL,
+						quiet ? NULL : push_status, out,
+						&digest, &len, &e) < 0) {
+				error_wrap(&e, "push %s", full);
+				status = 1;
+			} else if (!quiet) {
+				fprintf(out, "%s: digest: %s size: %zu\n",
+					ref.tag ? ref.tag : "latest", digest,
+					len);
+			}
+		}
+		if (status) {
+			fflush(out);
+			error_print(e);
+			error_free(e);
+		}
+		free(digest);
+		store_image_free(img);
+		registry_ref_release(&ref);
+	}
+	registry_client_free(c);
+	return status;
+}
+
 static char *read_stdin(size_t *len)
 {
 	struct strbuf sb = STRBUF_INIT;
@@ -331,7 +394,8 @@ int cmd_build(int argc, char **argv)
 	const char *file = NULL, *target = NULL, *progress = "auto",
 		   *iidfile = NULL, *network = NULL, *isolation = NULL,
 		   *format = NULL, *output = NULL, *platform = NULL;
-	bool no_cache = false, pull = false, quiet = false;
+	bool no_cache = false, pull = false, quiet = false, push = false;
+	struct cmd_registry_flags rf = { 0 };
 	int jobs = 0;
 	struct opt opts[] = {
 		OPT_LIST_('t', "tag", &tags, "NAME",
@@ -348,6 +412,9 @@ int cmd_build(int argc, char **argv)
 		OPT_BOOL_(0, "pull", &pull,
 			  "Always attempt to pull a newer version of the "
 			  "image"),
+		OPT_BOOL_(0, "push", &push,
+			  "Push the tagged image to its registry after the "
+			  "build"),
 		OPT_STRING_(0, "progress", &progress, "MODE",
 			    "Progress output: auto, plain, tty, quiet"),
 		OPT_BOOL_('q', "quiet", &quiet,
@@ -370,6 +437,7 @@ int cmd_build(int argc, char **argv)
 			    "Target platform (only the host's)"),
 		OPT_INT_(0, "jobs", &jobs, "N",
 			 "Stages built in parallel (default: cores)"),
+		OPT_REGISTRY_FLAGS_(&rf),
 		OPT_END_(),
 	};
 	argc = parse_options(argc, argv, opts, build_usage,
@@ -409,6 +477,11 @@ int cmd_build(int argc, char **argv)
 	if (platform && strcmp(platform, "linux/amd64") &&
 	    strcmp(platform, "linux/x86_64"))
 		usage_error("build", "unsupported platform \"%s\"", platform);
+	if (platform)
+		o.platform = "linux/amd64";
+	struct registry_options ro = REGISTRY_OPTIONS_INIT;
+	cmd_registry_options(&rf, &ro);
+	o.registry = &ro;
 
 	struct strvec args = STRVEC_INIT;
 	for (size_t i = 0; i < build_args.nr; i++) {
@@ -463,6 +536,11 @@ int cmd_build(int argc, char **argv)
 	}
 	if (output && parse_output(output, &o) < 0)
 		usage_error("build", "invalid --output \"%s\"", output);
+	if (push && !tags.nr)
+		usage_error("build", "tag is needed when pushing to registry");
+	if (push && o.output != BUILD_OUTPUT_IMAGE)
+		usage_error("build", "--push needs the image output, not "
+				     "--output");
 
 	struct printer pr = { .out = stdout, .start = mono() };
 	pthread_mutex_init(&pr.lock, NULL);
@@ -534,6 +612,9 @@ int cmd_build(int argc, char **argv)
 		} else if (o.output == BUILD_OUTPUT_IMAGE) {
 			printf("%s\n", res.image_id);
 		}
+		if (push &&
+		    push_tags(s, &tags, &ro, pr.mode == PROGRESS_QUIET, pr.out))
+			status = 1;
 		if (iidfile) {
 			FILE *f = fopen(iidfile, "w");
 			if (!f || fprintf(f, "%s", res.image_id) < 0 ||

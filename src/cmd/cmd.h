@@ -97,6 +97,32 @@ int cmd_run(int argc, char **argv);
 int cmd_ps(int argc, char **argv);
 int cmd_rm(int argc, char **argv);
 
+/* ------------------------------------------------------------ registry */
+
+/*
+ * The registry flags `pull`, `push` and `build` share, as podman spells
+ * them: OPT_REGISTRY_FLAGS_(&f) in an option table, then
+ * cmd_registry_options() turns what was given into registry_options.
+ */
+struct cmd_registry_flags {
+	const char *authfile, *creds, *cert_dir, *tls_verify, *conf;
+};
+#define OPT_REGISTRY_FLAGS_(f)                                               \
+	OPT_STRING_(0, "authfile", &(f)->authfile, "FILE",                   \
+		    "Path of the authentication file"),                      \
+		OPT_STRING_(0, "creds", &(f)->creds, "USER[:PASSWORD]",      \
+			    "Credentials for the registry"),                 \
+		OPT_STRING_(0, "cert-dir", &(f)->cert_dir, "DIR",            \
+			    "Certificates for the registry (*.crt, *.cert, " \
+			    "*.key)"),                                       \
+		OPT_STRING_(0, "tls-verify", &(f)->tls_verify, "BOOL",       \
+			    "Require HTTPS and verify certificates"),        \
+		OPT_STRING_(0, "registries-conf", &(f)->conf, "FILE",        \
+			    "Path of registries.conf")
+struct registry_options;
+void cmd_registry_options(const struct cmd_registry_flags *f,
+			  struct registry_options *o);
+
 /* ------------------------------------------------------------ output */
 
 /*

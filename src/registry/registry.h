@@ -245,6 +245,59 @@ int registry_auth_remove_all(const char *path, struct error **err);
 /* The key credentials are stored under: docker.io for its aliases. */
 char *registry_auth_key(const char *registry);
 
+/* ------------------------------------------------------------ images */
+
+/*
+ * Pulling into and pushing from the local store (store/ does the
+ * writing): what `kiln pull`, `kiln push` and `kiln build` share.
+ */
+struct store;
+struct store_image;
+
+/*
+ * Progress of an image transfer, one line at a time as docker prints it
+ * ("Pulling docker.io/library/busybox:latest", "0123456789ab: Pull
+ * complete"), from the calling thread.
+ */
+typedef void (*registry_status_fn)(void *data, const char *line);
+
+struct registry_pull_result {
+	char *ref; /* the candidate that answered, "docker.io/x/y:tag" */
+	char *name; /* the store name it was tagged as (normalised) */
+	char digest[72]; /* its image manifest */
+	bool up_to_date; /* the store already had it under that name */
+};
+void registry_pull_result_release(struct registry_pull_result *res);
+
+/*
+ * Pull what the user typed (`text`) into the store `s`: each candidate of
+ * registry_candidates() in turn, through the mirrors registries.conf
+ * gives.  When the store's tag already names the manifest the registry
+ * has (a HEAD), nothing more is fetched.  Otherwise the manifest for
+ * `platform` (NULL: this host) is resolved, the blobs the store lacks are
+ * fetched in parallel, the layers' diffIDs checked against the config,
+ * and the manifest stored and tagged.  `status` may be NULL.  Returns 0
+ * with *res filled (release it), or -1 with *err (the first candidate's
+ * telling failure; "every endpoint failed:" lists each endpoint).
+ */
+int registry_pull_image(struct registry_client *c, struct store *s,
+			const char *text, const char *platform,
+			registry_status_fn status, void *data,
+			struct registry_pull_result *res, struct error **err);
+
+/*
+ * Push the stored image `img` to `ref`: the blobs the repository lacks,
+ * then the manifest under ref's tag.  `format` NULL keeps the stored
+ * manifest byte for byte (the pushed digest is the local one); "oci" or
+ * "docker" converts its media types.  *digest (caller frees) and *len
+ * describe the manifest pushed.
+ */
+int registry_push_image(struct registry_client *c, struct store *s,
+			const struct store_image *img,
+			const struct registry_ref *ref, const char *format,
+			registry_status_fn status, void *data, char **digest,
+			size_t *len, struct error **err);
+
 /* ------------------------------------------------------------ platforms */
 
 /* "linux/amd64", "linux/arm64/v8" ... for this host; static storage. */

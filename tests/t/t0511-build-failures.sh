@@ -60,7 +60,7 @@ test_expect_success $P 'unknown target' '
 test_expect_success $P 'unknown stage in COPY --from is an image that is not there' '
 	cd "$TRASH/ctx" &&
 	printf "FROM busybox\nCOPY --from=nosuch /x /x\n" >Dockerfile &&
-	fails 1 "image \"nosuch\" not found in the local store; pull it first"
+	fails 1 "image \"nosuch\" not found in the local store, and pulling it failed: .*127.0.0.1:1/.*library/nosuch"
 '
 
 test_expect_success $P 'a --chown user that does not exist' '
@@ -78,7 +78,7 @@ test_expect_success $P 'a missing required secret' '
 test_expect_success $P 'a missing base image' '
 	cd "$TRASH/ctx" &&
 	printf "FROM nope:1\nRUN true\n" >Dockerfile &&
-	fails 1 "image \"nope:1\" not found in the local store; pull it first"
+	fails 1 "image \"nope:1\" not found in the local store, and pulling it failed: .*127.0.0.1:1/.*library/nope"
 '
 
 test_expect_success $P 'a Dockerfile error carries its line' '
