@@ -458,7 +458,8 @@ static int dec_refill(struct archive_decompressor *d, struct error **err)
 		d->in_eof = true;
 		return 0;
 	}
-	archive_sha_update(&d->sha_c, d->ibuf, n);
+	if (!(d->flags & ARCHIVE_DECOMP_NOHASH))
+		archive_sha_update(&d->sha_c, d->ibuf, n);
 	d->csize += n;
 	return 1;
 }
@@ -494,7 +495,9 @@ static int dec_start(struct archive_decompressor *d, struct error **err)
 				return -1;
 			if (n == 0)
 				d->in_eof = true;
-			archive_sha_update(&d->sha_c, d->ibuf + d->ilen, n);
+			if (!(d->flags & ARCHIVE_DECOMP_NOHASH))
+				archive_sha_update(&d->sha_c, d->ibuf + d->ilen,
+						   n);
 			d->csize += n;
 			d->ilen += n;
 		}
@@ -772,7 +775,8 @@ ssize_t archive_decompressor_read(struct archive_decompressor *d, void *buf,
 	}
 	if (n == 0)
 		d->done = true;
-	archive_sha_update(&d->sha_u, buf, n);
+	if (!(d->flags & ARCHIVE_DECOMP_NOHASH))
+		archive_sha_update(&d->sha_u, buf, n);
 	d->usize += n;
 	return n;
 }

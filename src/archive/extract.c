@@ -829,9 +829,9 @@ int archive_extract(int rootfd, const struct archive_input *in,
 	x.opaque_xattr = opts->userxattr ? "user.overlay.opaque"
 					 : "trusted.overlay.opaque";
 
-	if (archive_tar_source_open(&src, in,
-				    opts->force_zlib ? ARCHIVE_DECOMP_ZLIB : 0,
-				    &e) < 0) {
+	unsigned dflags = (opts->force_zlib ? ARCHIVE_DECOMP_ZLIB : 0) |
+			  (opts->no_digests ? ARCHIVE_DECOMP_NOHASH : 0);
+	if (archive_tar_source_open(&src, in, dflags, &e) < 0) {
 		ret = -1;
 		goto out;
 	}

@@ -4,7 +4,8 @@
  * outer tar and its layer tars compressed or not.  Every member streams
  * into the store once: OCI blobs as they are (verified against their
  * names), docker layer tars gzip-compressed with their diffID computed on
- * the way, small metadata files into memory.  Then the images are
+ * the way, small metadata files into memory; layers are extracted into
+ * their layer dirs in the same pass.  Then the images are
  * assembled, their diffIDs checked against the configs, and tagged.
  */
 #include "cmd/cmd.h"
@@ -49,6 +50,28 @@ static bool is_metadata(const char *path, uint64_t size)
 	       ends_with(path, "/VERSION");
 }
 
+/*
+ * The diffID of an OCI blob the store has already, so an extracted layer
+ * is not extracted again (NULL: not known).  Borrowed until the next call.
+ */
+static const char *known_diffid(struct loader *ld, const char *path)
+{
+	static char diffid[STORE_DIGEST_MAX];
+	const char *hex;
+	uint64_t usize;
+	if (!skip_prefix(path, "blobs/sha256/", &hex) || strlen(hex) != 64)
+		return NULL;
+	cleanup_free char *d = xstrfmt("sha256:%s", hex);
+	if (!store_digest_valid(d) || !store_blob_exists(ld->s, d))
+		return NULL;
+	struct error *e = NULL;
+	if (store_layerinfo_get(ld->s, d, diffid, &usize, &e) < 0) {
+		error_free(e);
+		return NULL;
+	}
+	return diffid;
+}
+
 static int read_member(struct loader *ld, struct archive_reader *r,
 		       const struct archive_member *m, struct error **err)
 {
@@ -75,6 +98,8 @@ static int read_member(struct loader *ld, struct archive_reader *r,
 		ld->s, blob ? STORE_INGEST_AS_IS : STORE_INGEST_AUTO, err);
 	if (!in)
 		return -1;
+	cleanup_free char *what = xstrfmt("layer '%s'", m->path);
+	store_ingest_unpack(in, known_diffid(ld, m->path), what);
 	cleanup_free char *buf = xmalloc(LOAD_BUF);
 	for (;;) {
 		ssize_t n = archive_reader_read(r, buf, LOAD_BUF, err);

@@ -1,9 +1,10 @@
 /*
  * kiln pull [--platform P] [-q] NAME[:TAG|@DIGEST]: resolve the name
  * through registries.conf (search registries, mirrors), fetch the blobs the
- * store lacks in parallel, streaming each into the store (layers are
- * recognised and their diffIDs computed on the way), check the diffIDs
- * against the config, store the manifest and tag it.
+ * store lacks, streaming each into the store: the config first, then the
+ * layers in parallel, each decompressed, hashed and extracted into its
+ * layer dir while it streams (a layer whose dir exists is only stored).
+ * Check the diffIDs against the config, store the manifest and tag it.
  */
 #include "cmd/cmd.h"
 #include "registry/registry.h"
@@ -40,14 +41,20 @@ static bool is_image_manifest(const char *mt)
 	       !strcmp(mt, STORE_MT_DOCKER_MANIFEST);
 }
 
-/* Fetch the blobs of manifest `m` the store lacks; fills `diffids`. */
+/*
+ * Fetch the blobs of manifest `m` the store lacks: the config (i == 0)
+ * when `config_only`, else the layers, extracting each as it streams;
+ * `diffids` (the config's rootfs.diff_ids, may be NULL) names the layer
+ * dirs to expect.
+ */
 static int pull_blobs(struct registry_client *c, struct store *s,
-		      const struct registry_ref *ref, json_t *m, bool quiet,
+		      const struct registry_ref *ref, json_t *m,
+		      bool config_only, json_t *diffids, bool quiet,
 		      struct error **err)
 {
 	json_t *config = json_object_get(m, "config");
 	json_t *layers = json_object_get(m, "layers");
-	size_t nr = json_array_size(layers) + 1;
+	size_t nr = config_only ? 1 : json_array_size(layers) + 1;
 	struct pull_blob *blobs = xcalloc(nr, sizeof(*blobs));
 	struct registry_blob_job *jobs = xcalloc(nr, sizeof(*jobs));
 	size_t njobs = 0;
@@ -70,7 +77,8 @@ static int pull_blobs(struct registry_client *c, struct store *s,
 		bool dup = false;
 		for (size_t j = 0; j < i; j++)
 			dup |= !strcmp(blobs[j].digest, b->digest);
-		if (dup || store_blob_exists(s, b->digest)) {
+		if (dup || store_blob_exists(s, b->digest) ||
+		    (!i && !config_only)) {
 			if (!quiet && i)
 				printf("%s: Already exists\n",
 				       short_id(b->digest));
@@ -80,6 +88,16 @@ static int pull_blobs(struct registry_client *c, struct store *s,
 		if (!b->in) {
 			ret = -1;
 			break;
+		}
+		if (i) {
+			const char *want = json_string_value(
+				json_array_get(diffids, i - 1));
+			cleanup_free char *what =
+				xstrfmt("layer %s", b->digest);
+			store_ingest_unpack(b->in,
+					    store_digest_valid(want) ? want
+								     : NULL,
+					    what);
 		}
 		jobs[njobs++] = (struct registry_blob_job){
 			.digest = b->digest,
@@ -166,6 +184,24 @@ static int check_diffids(struct store *s, json_t *m, struct error **err)
 	return ret;
 }
 
+/* The layers, once the config is in (its diffIDs name the layer dirs). */
+static int pull_layers(struct registry_client *c, struct store *s,
+		       const struct registry_ref *ref, json_t *m, bool quiet,
+		       struct error **err)
+{
+	const char *cd = json_string_value(
+		json_object_get(json_object_get(m, "config"), "digest"));
+	json_t *cfg = store_blob_read_json(s, cd, NULL);
+	json_t *ids = json_object_get(json_object_get(cfg, "rootfs"), "diff_"
+								      "ids");
+	if (json_array_size(ids) != json_array_size(json_object_get(m, "laye"
+								      "rs")))
+		ids = NULL; /* check_diffids() says what is wrong */
+	int ret = pull_blobs(c, s, ref, m, false, ids, quiet, err);
+	json_decref(cfg);
+	return ret;
+}
+
 /* Store the image `ref` resolved to, and tag it. */
 static int pull_image(struct registry_client *c, const struct registry_ref *ref,
 		      const char *what, const char *m, size_t len,
@@ -206,7 +242,8 @@ static int pull_image(struct registry_client *c, const struct registry_ref *ref,
 	char *name = NULL;
 	bool same = false;
 	int ret = -1;
-	if (!pull_blobs(c, s, ref, mj, quiet, err) &&
+	if (!pull_blobs(c, s, ref, mj, true, NULL, quiet, err) &&
+	    !pull_layers(c, s, ref, mj, quiet, err) &&
 	    !check_diffids(s, mj, err) &&
 	    !store_blob_put(s, m, len, digest, NULL, err) &&
 	    (name = store_ref_normalize(text, err))) {

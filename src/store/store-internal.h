@@ -115,6 +115,31 @@ int store_tarcheck_finish(struct store_tarcheck *t, struct error **err);
 int store_layerinfo_parse(const char *line, char *diffid, uint64_t *usize,
 			  uint64_t *du);
 
+/* ------------------------------------------------------------ extract */
+
+/*
+ * A layer extracted while it streams (extract.c): store_extract_start()
+ * makes a staging dir in tmp/ and starts a worker thread extracting into
+ * it (overlay lower-dir form, as store_layer_unpack()); feed it the
+ * uncompressed tar with store_extract_feed() (which fails once the
+ * extractor failed, with its error), end the stream with
+ * store_extract_finish() (waits for the worker; `*bytes` gets the tar's
+ * size as the extractor read it), then store_extract_commit() renames the
+ * staging dir to layers/<hex of diffid> (see store_layer_commit()).
+ * store_extract_abort() stops the worker and removes the staging dir.
+ * Commit and abort free x.  One producer thread.
+ */
+struct store_extract;
+struct store_extract *store_extract_start(struct store *s, const char *what,
+					  bool userxattr, struct error **err);
+int store_extract_feed(struct store_extract *x, const void *buf, size_t len,
+		       struct error **err);
+int store_extract_finish(struct store_extract *x, uint64_t *bytes,
+			 struct error **err);
+int store_extract_commit(struct store_extract *x, const char *diffid,
+			 struct error **err);
+void store_extract_abort(struct store_extract *x);
+
 /* ------------------------------------------------------------ misc */
 
 /* Take LOCK_SH unless a lock is held already. */

@@ -300,6 +300,7 @@ struct store *store_open(const char *root, struct error **err)
 		return NULL;
 	struct store *s = xcalloc(1, sizeof(*s));
 	strvec_init(&s->created);
+	strvec_init(&s->created_layers);
 	s->root = xstrdup(root);
 	s->blobs_fd = s->tmp_fd = s->lock_fd = -1;
 	s->root_fd = open(root, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
@@ -371,6 +372,7 @@ void store_free(struct store *s)
 	if (s->lock_fd >= 0)
 		close(s->lock_fd);
 	strvec_clear(&s->created);
+	strvec_clear(&s->created_layers);
 	free(s->root);
 	free(s);
 }
