@@ -51,8 +51,56 @@ static bool is_metadata(const char *path, uint64_t size)
 }
 
 /*
- * The diffID of an OCI blob the store has already, so an extracted layer
- * is not extracted again (NULL: not known).  Borrowed until the next call.
+ * The diffID the config of an OCI manifest read earlier gives the layer
+ * `digest` (oci-archives usually list manifests and configs first), into
+ * `diffid`; false when no such manifest came before it.
+ */
+static bool diffid_from_manifests(struct loader *ld, const char *digest,
+				  char *diffid)
+{
+	bool found = false;
+	for (size_t i = 0; !found && i < ld->nr; i++) {
+		const struct member *mb = &ld->v[i];
+		if (mb->in_memory || mb->res.is_layer || !*mb->res.digest ||
+		    mb->res.size > META_MAX)
+			continue;
+		json_t *m = store_blob_read_json(ld->s, mb->res.digest, NULL);
+		json_t *layers = json_object_get(m, "layers");
+		const char *cfg = json_string_value(
+			json_object_get(json_object_get(m, "config"), "diges"
+								      "t"));
+		size_t k;
+		json_t *d;
+		json_array_foreach(layers, k, d)
+		{
+			const char *ld_ = json_string_value(
+				json_object_get(d, "digest"));
+			if (!ld_ || strcmp(ld_, digest) || !cfg ||
+			    !store_digest_valid(cfg) ||
+			    !store_blob_exists(ld->s, cfg))
+				continue;
+			json_t *c = store_blob_read_json(ld->s, cfg, NULL);
+			const char *id = json_string_value(json_array_get(
+				json_object_get(json_object_get(c, "rootfs"),
+						"diff_ids"),
+				k));
+			if (store_digest_valid(id)) {
+				memcpy(diffid, id, STORE_DIGEST_MAX);
+				found = true;
+			}
+			json_decref(c);
+			break;
+		}
+		json_decref(m);
+	}
+	return found;
+}
+
+/*
+ * The diffID of the OCI blob at `path` when known before reading it (from
+ * the store's layer info, or a manifest and config read earlier), so a
+ * layer whose dir exists is not extracted again; NULL when not known.
+ * Borrowed until the next call.
  */
 static const char *known_diffid(struct loader *ld, const char *path)
 {
@@ -62,14 +110,16 @@ static const char *known_diffid(struct loader *ld, const char *path)
 	if (!skip_prefix(path, "blobs/sha256/", &hex) || strlen(hex) != 64)
 		return NULL;
 	cleanup_free char *d = xstrfmt("sha256:%s", hex);
-	if (!store_digest_valid(d) || !store_blob_exists(ld->s, d))
+	if (!store_digest_valid(d))
 		return NULL;
-	struct error *e = NULL;
-	if (store_layerinfo_get(ld->s, d, diffid, &usize, &e) < 0) {
+	if (store_blob_exists(ld->s, d)) {
+		struct error *e = NULL;
+		if (!store_layerinfo_get(ld->s, d, diffid, &usize, &e))
+			return diffid;
 		error_free(e);
 		return NULL;
 	}
-	return diffid;
+	return diffid_from_manifests(ld, d, diffid) ? diffid : NULL;
 }
 
 static int read_member(struct loader *ld, struct archive_reader *r,
