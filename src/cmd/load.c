@@ -73,8 +73,8 @@ static bool diffid_from_manifests(struct loader *ld, const char *digest,
 		json_t *d;
 		json_array_foreach(layers, k, d)
 		{
-			const char *ld_ = json_string_value(
-				json_object_get(d, "digest"));
+			const char *ld_ =
+				json_string_value(json_object_get(d, "digest"));
 			if (!ld_ || strcmp(ld_, digest) || !cfg ||
 			    !store_digest_valid(cfg) ||
 			    !store_blob_exists(ld->s, cfg))

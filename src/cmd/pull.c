@@ -94,10 +94,9 @@ static int pull_blobs(struct registry_client *c, struct store *s,
 				json_array_get(diffids, i - 1));
 			cleanup_free char *what =
 				xstrfmt("layer %s", b->digest);
-			store_ingest_unpack(b->in,
-					    store_digest_valid(want) ? want
-								     : NULL,
-					    what);
+			store_ingest_unpack(
+				b->in, store_digest_valid(want) ? want : NULL,
+				what);
 		}
 		jobs[njobs++] = (struct registry_blob_job){
 			.digest = b->digest,
@@ -195,7 +194,7 @@ static int pull_layers(struct registry_client *c, struct store *s,
 	json_t *ids = json_object_get(json_object_get(cfg, "rootfs"), "diff_"
 								      "ids");
 	if (json_array_size(ids) != json_array_size(json_object_get(m, "laye"
-								      "rs")))
+								       "rs")))
 		ids = NULL; /* check_diffids() says what is wrong */
 	int ret = pull_blobs(c, s, ref, m, false, ids, quiet, err);
 	json_decref(cfg);

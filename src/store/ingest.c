@@ -38,7 +38,33 @@ struct store_ingest {
 	char *want_diffid; /* expected, may be NULL */
 	char *what;
 	struct store_extract *x; /* running extraction, if any */
+	/*
+	 * Why the extraction failed, reported at commit unless the blob
+	 * turns out not to match its digest (AUTO/AS_IS: a corrupt download
+	 * is a digest mismatch, whatever the extractor made of it).
+	 */
+	struct error *x_err;
 };
+
+/* An extraction failure: fatal now for LAYER, else at commit. */
+static int extract_failed(struct store_ingest *in, struct error *e,
+			  struct error **err)
+{
+	store_extract_abort(in->x);
+	in->x = NULL;
+	if (in->mode == STORE_INGEST_LAYER) {
+		if (err && !*err)
+			*err = e;
+		else
+			error_free(e);
+		return -1;
+	}
+	if (in->x_err)
+		error_free(e);
+	else
+		in->x_err = e;
+	return 0;
+}
 
 /* The content turned out not to be a layer: no extraction. */
 static void drop_extract(struct store_ingest *in)
@@ -73,9 +99,10 @@ static int analyse(struct store_ingest *in, const void *buf, size_t len,
 		}
 		store_sha256_update(&in->diff, buf, len);
 		in->usize += len;
+		struct error *xe = NULL;
 		if (in->x && !in->not_tar &&
-		    store_extract_feed(in->x, buf, len, err) < 0)
-			return -1;
+		    store_extract_feed(in->x, buf, len, &xe) < 0)
+			return extract_failed(in, xe, err);
 	}
 	if (in->gz)
 		return store_gzip_write(in->gz, buf, len, err);
@@ -258,6 +285,7 @@ void store_ingest_abort(struct store_ingest *in)
 		return;
 	store_blob_abort(in->blob);
 	store_extract_abort(in->x);
+	error_free(in->x_err);
 	free(in->want_diffid);
 	free(in->what);
 	store_gzip_free(in->gz);
@@ -318,15 +346,16 @@ static int finish(struct store_ingest *in, struct error **err)
 		return -1;
 	if (in->x) {
 		uint64_t n = 0;
-		if (store_extract_finish(in->x, &n, err) < 0)
-			return -1;
+		struct error *xe = NULL;
+		if (store_extract_finish(in->x, &n, &xe) < 0)
+			return extract_failed(in, xe, err);
 		if (n != in->usize) {
-			error_set(err, KILN_EINTERNAL,
+			error_set(&xe, KILN_EINTERNAL,
 				  "%s: extracted %llu bytes of %llu",
 				  in->what ? in->what : "layer",
 				  (unsigned long long)n,
 				  (unsigned long long)in->usize);
-			return -1;
+			return extract_failed(in, xe, err);
 		}
 	}
 	return 0;
@@ -342,6 +371,21 @@ int store_ingest_commit(struct store_ingest *in, const char *expected,
 		return -1;
 	}
 	if (finish(in, err) < 0) {
+		store_ingest_abort(in);
+		return -1;
+	}
+	if (in->x_err) {
+		char got[STORE_DIGEST_MAX];
+		store_blob_peek_digest(in->blob, got);
+		if (expected && strcmp(expected, got)) {
+			error_set(err, KILN_ECORRUPT,
+				  "blob digest mismatch: expected '%s', got "
+				  "'%s'",
+				  expected, got);
+		} else if (err && !*err) {
+			*err = in->x_err;
+			in->x_err = NULL;
+		}
 		store_ingest_abort(in);
 		return -1;
 	}

@@ -43,6 +43,8 @@ void store_sha256_update(struct store_sha256 *h, const void *buf, size_t len);
 /* Write "sha256:<hex>" into out (STORE_DIGEST_MAX) and release h. */
 void store_sha256_final(struct store_sha256 *h, char *out);
 void store_sha256_release(struct store_sha256 *h);
+/* The digest of what h has seen so far; h goes on. */
+void store_sha256_peek(const struct store_sha256 *h, char *out);
 
 /* ------------------------------------------------------------ codecs */
 
@@ -139,6 +141,9 @@ int store_extract_finish(struct store_extract *x, uint64_t *bytes,
 int store_extract_commit(struct store_extract *x, const char *diffid,
 			 struct error **err);
 void store_extract_abort(struct store_extract *x);
+
+/* The digest of what a blob writer was given so far. */
+void store_blob_peek_digest(const struct store_blob_writer *w, char *out);
 
 /* ------------------------------------------------------------ misc */
 

@@ -106,9 +106,9 @@ void store_free(struct store *s);
 
 /*
  * Undo a failed operation: remove the blobs and layer dirs this handle
- * created that index.json does not reach.  Only done when the exclusive lock can be had
- * without waiting (no other writer could be using them); otherwise they
- * stay for `kiln prune`.  Best effort, never fails.
+ * created that index.json does not reach.  Only done when the exclusive lock
+ * can be had without waiting (no other writer could be using them); otherwise
+ * they stay for `kiln prune`.  Best effort, never fails.
  */
 void store_rollback(struct store *s);
 
