@@ -51,7 +51,9 @@ char *store_tmpname(const char *suffix)
 	uint64_t r = 0;
 	if (getrandom(&r, sizeof(r), GRND_NONBLOCK) != sizeof(r))
 		r = (uint64_t)time(NULL) ^ ((uint64_t)getpid() << 20);
-	return xstrfmt("%d.%u.%016llx%s", (int)getpid(), counter++,
+	/* pull's worker threads stage layer dirs concurrently */
+	unsigned n = __atomic_fetch_add(&counter, 1, __ATOMIC_RELAXED);
+	return xstrfmt("%d.%u.%016llx%s", (int)getpid(), n,
 		       (unsigned long long)r, suffix ? suffix : "");
 }
 
