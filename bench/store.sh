@@ -116,7 +116,9 @@ if command -v podman >/dev/null && [ "$(id -u)" = 0 ]; then
 		printf '[engine]\nruntime = "runc"\ncgroup_manager = "cgroupfs"\nevents_logger = "file"\n' \
 			>"$W/containers.conf"
 	fi
-	printf '[storage]\ndriver = "overlay"\n' >"$W/storage.conf"
+	# (the --root/--runroot of each run override these)
+	printf '[storage]\ndriver = "overlay"\ngraphroot = "%s"\nrunroot = "%s"\n' \
+		"$W/pdefault" "$W/pdefault-run" >"$W/storage.conf"
 fi
 pod() {
 	env CONTAINERS_CONF="$W/containers.conf" \

@@ -458,7 +458,8 @@ static int dec_refill(struct archive_decompressor *d, struct error **err)
 		d->in_eof = true;
 		return 0;
 	}
-	if (!(d->flags & ARCHIVE_DECOMP_NOHASH))
+	/* plain input is hashed once, as the output */
+	if (!(d->flags & ARCHIVE_DECOMP_NOHASH) && d->comp != ARCHIVE_COMP_NONE)
 		archive_sha_update(&d->sha_c, d->ibuf, n);
 	d->csize += n;
 	return 1;
@@ -796,9 +797,14 @@ archive_decompressor_compression(const struct archive_decompressor *d)
 void archive_decompressor_digests(struct archive_decompressor *d,
 				  struct archive_digests *dg)
 {
-	/* Finalise copies so the running hashes can continue. */
+	/*
+	 * Finalise copies so the running hashes can continue.  Plain input
+	 * is its own output: sha_c stopped at the detection bytes.
+	 */
+	const struct archive_sha *sc = d->comp == ARCHIVE_COMP_NONE ? &d->sha_u
+								    : &d->sha_c;
 	struct archive_sha c = { EVP_MD_CTX_new() }, u = { EVP_MD_CTX_new() };
-	if (!c.ctx || !u.ctx || !EVP_MD_CTX_copy_ex(c.ctx, d->sha_c.ctx) ||
+	if (!c.ctx || !u.ctx || !EVP_MD_CTX_copy_ex(c.ctx, sc->ctx) ||
 	    !EVP_MD_CTX_copy_ex(u.ctx, d->sha_u.ctx))
 		BUG("sha256 copy failed");
 	digests_fill(dg, &c, &u, d->csize, d->usize);

@@ -5,6 +5,8 @@
  * with file creation (the worker).  The two threads share a bounded ring
  * buffer, one producer and one consumer: each side copies in or out of its
  * own region without the lock and takes it only to move the indexes.  The
+ * worker also hashes the stream (the diffID), which balances the two
+ * threads: the producer inflates and hashes the compressed bytes.  The
  * staging dir gets its final name (layers/<diffid-hex>) only after the
  * caller verified both digests; anything else removes it.
  */
@@ -78,7 +80,6 @@ static void *worker(void *data)
 		.whiteouts = ARCHIVE_WHITEOUT_OVERLAY,
 		.userxattr = x->userxattr,
 		.what = x->what,
-		.no_digests = true,
 	};
 	struct error *e = NULL;
 	int ret = archive_extract(x->rootfd, &in, &opts, &x->stats, &e);
@@ -186,7 +187,7 @@ int store_extract_feed(struct store_extract *x, const void *buf, size_t len,
 	return 0;
 }
 
-int store_extract_finish(struct store_extract *x, uint64_t *bytes,
+int store_extract_finish(struct store_extract *x, uint64_t *bytes, char *diffid,
 			 struct error **err)
 {
 	pthread_mutex_lock(&x->mu);
@@ -195,8 +196,8 @@ int store_extract_finish(struct store_extract *x, uint64_t *bytes,
 	pthread_mutex_unlock(&x->mu);
 	if (join(x, err) < 0)
 		return -1;
-	if (bytes)
-		*bytes = x->stats.digests.uncompressed_size;
+	*bytes = x->stats.digests.uncompressed_size;
+	memcpy(diffid, x->stats.digests.uncompressed, STORE_DIGEST_MAX);
 	return 0;
 }
 

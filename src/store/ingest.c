@@ -38,6 +38,8 @@ struct store_ingest {
 	char *want_diffid; /* expected, may be NULL */
 	char *what;
 	struct store_extract *x; /* running extraction, if any */
+	bool x_hashes; /* the extractor computes the diffID ... */
+	char x_diffid[STORE_DIGEST_MAX]; /* ... into here */
 	/*
 	 * Why the extraction failed, reported at commit unless the blob
 	 * turns out not to match its digest (AUTO/AS_IS: a corrupt download
@@ -97,7 +99,8 @@ static int analyse(struct store_ingest *in, const void *buf, size_t len,
 			in->not_tar = true;
 			drop_extract(in);
 		}
-		store_sha256_update(&in->diff, buf, len);
+		if (!in->x_hashes)
+			store_sha256_update(&in->diff, buf, len);
 		in->usize += len;
 		struct error *xe = NULL;
 		if (in->x && !in->not_tar &&
@@ -132,6 +135,8 @@ static int start_extract(struct store_ingest *in, struct error **err)
 	    (in->want_diffid && store_layer_exists(in->s, in->want_diffid)))
 		return 0;
 	in->x = store_extract_start(in->s, in->what, geteuid() != 0, err);
+	/* it sees every byte from the first: let it hash them */
+	in->x_hashes = in->x != NULL;
 	return in->x ? 0 : -1;
 }
 
@@ -347,7 +352,7 @@ static int finish(struct store_ingest *in, struct error **err)
 	if (in->x) {
 		uint64_t n = 0;
 		struct error *xe = NULL;
-		if (store_extract_finish(in->x, &n, &xe) < 0)
+		if (store_extract_finish(in->x, &n, in->x_diffid, &xe) < 0)
 			return extract_failed(in, xe, err);
 		if (n != in->usize) {
 			error_set(&xe, KILN_EINTERNAL,
@@ -390,7 +395,9 @@ int store_ingest_commit(struct store_ingest *in, const char *expected,
 		return -1;
 	}
 	res->is_layer = in->route != ROUTE_RAW && !in->not_tar;
-	if (res->is_layer)
+	if (res->is_layer && in->x_hashes)
+		memcpy(res->diffid, in->x_diffid, STORE_DIGEST_MAX);
+	else if (res->is_layer)
 		store_sha256_final(&in->diff, res->diffid);
 	if (res->is_layer && in->want_diffid &&
 	    strcmp(res->diffid, in->want_diffid)) {

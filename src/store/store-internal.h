@@ -126,7 +126,8 @@ int store_layerinfo_parse(const char *line, char *diffid, uint64_t *usize,
  * uncompressed tar with store_extract_feed() (which fails once the
  * extractor failed, with its error), end the stream with
  * store_extract_finish() (waits for the worker; `*bytes` gets the tar's
- * size as the extractor read it), then store_extract_commit() renames the
+ * size and `diffid` (STORE_DIGEST_MAX) its sha256, as the worker read it),
+ * then store_extract_commit() renames the
  * staging dir to layers/<hex of diffid> (see store_layer_commit()).
  * store_extract_abort() stops the worker and removes the staging dir.
  * Commit and abort free x.  One producer thread.
@@ -136,7 +137,7 @@ struct store_extract *store_extract_start(struct store *s, const char *what,
 					  bool userxattr, struct error **err);
 int store_extract_feed(struct store_extract *x, const void *buf, size_t len,
 		       struct error **err);
-int store_extract_finish(struct store_extract *x, uint64_t *bytes,
+int store_extract_finish(struct store_extract *x, uint64_t *bytes, char *diffid,
 			 struct error **err);
 int store_extract_commit(struct store_extract *x, const char *diffid,
 			 struct error **err);
