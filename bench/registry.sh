@@ -10,10 +10,12 @@
 # (one extra file) so that no local daemon already has its layer: dockerd
 # here keeps golang:1.19, whose layer would otherwise "Already exist".
 # After each docker run the pulled image is removed (docker rmi, never the
-# daemon's other images) and the file system given time to settle (ext4
-# slows file creation right after mass deletion).  Pushes go to an empty
-# registry each.  Before each run: sync and drop the page cache (as root).
-# Each figure is the median of $BENCH_RUNS runs (default 3); ratios are
+# daemon's other images) and the file system given $BENCH_SETTLE seconds
+# (default 65) to settle, as at the start: ext4 slows file creation for a
+# while after a mass deletion, which would penalise whoever runs next.
+# The pullers take turns, run after run.  Pushes go to an empty registry
+# each.  Before each run: sync and drop the page cache (as root).  Each
+# figure is the median of $BENCH_RUNS runs (default 3); ratios are
 # other / kiln (> 1: kiln is faster).
 #
 # Input: $ROOTFS_TAR, else /var/tmp/kiln-cache/golang-rootfs.tar made by
@@ -23,7 +25,7 @@ cd "$(dirname "$0")/.."
 SRC=$PWD
 KILN=${KILN_BIN:-$SRC/kiln}
 RUNS=${BENCH_RUNS:-3}
-SETTLE=${BENCH_SETTLE:-35}
+SETTLE=${BENCH_SETTLE:-65}
 CACHE=/var/tmp/kiln-cache
 ROOTFS=${ROOTFS_TAR:-$CACHE/golang-rootfs.tar}
 [ -s "$ROOTFS" ] || ROOTFS=$(bash tests/images/make-rootfs.sh golang) || exit 1
@@ -116,27 +118,40 @@ prep() {
 	[ -w /proc/sys/vm/drop_caches ] && echo 3 >/proc/sys/vm/drop_caches
 	return 0
 }
-# bench NAME FN [AFTER]: run FN (with $RUN = 1..RUNS) RUNS times after
-# prep, AFTER (untimed) after each; prints min / median / max wall seconds
-bench() {
-	local name=$1 fn=$2 after=${3:-} t0 t1 times=()
-	for RUN in $(seq "$RUNS"); do
-		prep
-		t0=$(now)
-		$fn >"$W/out.$fn.$RUN" 2>&1 || {
-			echo "$name failed:"
-			tail -5 "$W/out.$fn.$RUN"
-			exit 1
-		}
-		t1=$(now)
-		times+=("$(echo "$t1 - $t0" | bc)")
-		[ -n "$after" ] && $after
+# group NAME FN AFTER [NAME FN AFTER...]: RUNS rounds, each running every
+# FN (with $RUN set to the round) after prep and AFTER (untimed, "-" for
+# nothing) after it; then prints each NAME's min / median / max wall
+# seconds, T[NAME] = median
+group() {
+	local name fn after t0 t1 i
+	local -a names=() fns=() afters=()
+	declare -A times=()
+	while [ $# -gt 0 ]; do
+		names+=("$1") fns+=("$2") afters+=("$3")
+		shift 3
 	done
-	read -r min med max < <(printf '%s\n' "${times[@]}" | sort -g |
-		awk '{v[NR] = $1} END {print v[1], v[int((NR + 1) / 2)], v[NR]}')
-	T[$name]=$med
-	printf "%-28s %7.2f s   (min %.2f, max %.2f, n=%d)\n" "$name" "$med" \
-		"$min" "$max" "$RUNS"
+	for RUN in $(seq "$RUNS"); do
+		for i in "${!names[@]}"; do
+			name=${names[$i]} fn=${fns[$i]} after=${afters[$i]}
+			prep
+			t0=$(now)
+			$fn >"$W/out.$fn.$RUN" 2>&1 || {
+				echo "$name failed:"
+				tail -5 "$W/out.$fn.$RUN"
+				exit 1
+			}
+			t1=$(now)
+			times[$name]+=" $(echo "$t1 - $t0" | bc)"
+			[ "$after" = - ] || $after
+		done
+	done
+	for name in "${names[@]}"; do
+		read -r min med max < <(printf '%s\n' ${times[$name]} | sort -g |
+			awk '{v[NR] = $1} END {print v[1], v[int((NR + 1) / 2)], v[NR]}')
+		T[$name]=$med
+		printf "%-28s %7.2f s   (min %.2f, max %.2f, n=%d)\n" "$name" \
+			"$med" "$min" "$max" "$RUNS"
+	done
 }
 ratio() {
 	[ -n "${T[$1]:-}" ] && [ -n "${T[$2]:-}" ] || return 0
@@ -158,7 +173,8 @@ buildah_pull() {
 docker_pull() { docker pull -q "$IMG"; }
 docker_rmi() {
 	docker rmi "$IMG" >/dev/null
-	sleep "$SETTLE"
+	sync
+sleep "$SETTLE"
 }
 kiln_push() {
 	env KILN_ROOT="$W/kiln.1" "$KILN" push -q "$IMG" "${DST[kiln.$RUN]}/bench/golang:1"
@@ -170,11 +186,8 @@ skopeo_push() {
 
 echo "# image: golang variant ($SIZE MB compressed, one layer), registry $R"
 echo "# each: median of $RUNS, page cache dropped before each run"
-echo "# pull into an empty store, extraction included"
-bench kiln-pull kiln_pull
-if command -v buildah >/dev/null; then
-	bench buildah-pull buildah_pull
-fi
+PULLERS=(kiln-pull kiln_pull -)
+command -v buildah >/dev/null && PULLERS+=(buildah-pull buildah_pull -)
 if command -v docker >/dev/null && docker info >/dev/null 2>&1; then
 	DIFFID=$(python3 -c 'import json,sys
 d=sys.argv[1]; b=lambda x: d+"/blobs/sha256/"+x[7:]
@@ -182,17 +195,19 @@ m=json.load(open(b(json.load(open(d+"/index.json"))["manifests"][0]["digest"])))
 print(json.load(open(b(m["config"]["digest"])))["rootfs"]["diff_ids"][0])' "$LAYOUT")
 	if docker image inspect $(docker images -q) --format '{{json .RootFS.Layers}}' 2>/dev/null |
 		grep -q "$DIFFID"; then
-		echo "docker-pull: skipped, dockerd already has layer $DIFFID"
+		echo "# docker pull skipped: dockerd already has layer $DIFFID"
 	else
-		bench docker-pull docker_pull docker_rmi
+		PULLERS+=(docker-pull docker_pull docker_rmi)
 	fi
 fi
+sync
+sleep "$SETTLE"
+echo "# pull into an empty store, extraction included"
+group "${PULLERS[@]}"
 echo "# pull into an OCI layout (no extraction)"
-bench skopeo-copy-pull skopeo_pull
+group skopeo-copy-pull skopeo_pull -
 echo "# push (each to an empty registry)"
-bench kiln-push kiln_push
-bench skopeo-copy-push skopeo_push
-
+group kiln-push kiln_push - skopeo-copy-push skopeo_push -
 echo
 echo "ratios (other / kiln; > 1: kiln is faster)"
 ratio docker-pull kiln-pull "target >= 4"

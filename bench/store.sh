@@ -10,8 +10,10 @@
 # plain layer tar (extract; kiln also gzips the blob it keeps).
 #
 # Every tool writes to /var/tmp (one file system), into a fresh directory
-# per run; nothing is deleted until the end (ext4 slows file creation
-# right after mass deletion, which would penalise whoever runs next).
+# per run; nothing is deleted until the end, and the script first waits
+# $BENCH_SETTLE seconds (default 65): ext4 slows file creation for a while
+# after a mass deletion (an earlier run's cleanup), which would penalise
+# whoever runs first.  The tools of a group take turns, run after run.
 # Before each run: sync, drop the page cache (as root), read the input
 # once.  Each figure is the median of $BENCH_RUNS runs (default 3); ratios
 # are other / kiln (> 1: kiln is faster).
@@ -24,6 +26,7 @@ cd "$(dirname "$0")/.."
 SRC=$PWD
 KILN=${KILN_BIN:-$SRC/kiln}
 RUNS=${BENCH_RUNS:-3}
+SETTLE=${BENCH_SETTLE:-65}
 CACHE=/var/tmp/kiln-cache
 ROOTFS=${ROOTFS_TAR:-$CACHE/gcc-rootfs.tar}
 if [ ! -s "$ROOTFS" ]; then
@@ -51,26 +54,39 @@ prep() {
 	[ -w /proc/sys/vm/drop_caches ] && echo 3 >/proc/sys/vm/drop_caches
 	cat "$@" >/dev/null
 }
-# bench NAME INPUT FN: run FN (with $RUN set to 1..RUNS) RUNS times after
-# prep INPUT; prints min / median / max wall seconds, T[NAME] = median
-bench() {
-	local name=$1 input=$2 fn=$3 t0 t1 times=()
-	for RUN in $(seq "$RUNS"); do
-		prep "$input"
-		t0=$(now)
-		$fn >"$W/out.$fn.$RUN" 2>&1 || {
-			echo "$name failed:"
-			tail -5 "$W/out.$fn.$RUN"
-			exit 1
-		}
-		t1=$(now)
-		times+=("$(echo "$t1 - $t0" | bc)")
+# group INPUT NAME FN [NAME FN...]: RUNS rounds, each running every FN
+# (with $RUN set to the round) after prep INPUT; then prints each NAME's
+# min / median / max wall seconds, T[NAME] = median
+group() {
+	local input=$1 name fn t0 t1 i
+	shift
+	local -a names=() fns=()
+	declare -A times=()
+	while [ $# -gt 0 ]; do
+		names+=("$1") fns+=("$2")
+		shift 2
 	done
-	read -r min med max < <(printf '%s\n' "${times[@]}" | sort -g |
-		awk '{v[NR] = $1} END {print v[1], v[int((NR + 1) / 2)], v[NR]}')
-	T[$name]=$med
-	printf "%-36s %7.3f s   (min %.3f, max %.3f, n=%d)\n" "$name" "$med" \
-		"$min" "$max" "$RUNS"
+	for RUN in $(seq "$RUNS"); do
+		for i in "${!names[@]}"; do
+			name=${names[$i]} fn=${fns[$i]}
+			prep "$input"
+			t0=$(now)
+			$fn >"$W/out.$fn.$RUN" 2>&1 || {
+				echo "$name failed:"
+				tail -5 "$W/out.$fn.$RUN"
+				exit 1
+			}
+			t1=$(now)
+			times[$name]+=" $(echo "$t1 - $t0" | bc)"
+		done
+	done
+	for name in "${names[@]}"; do
+		read -r min med max < <(printf '%s\n' ${times[$name]} | sort -g |
+			awk '{v[NR] = $1} END {print v[1], v[int((NR + 1) / 2)], v[NR]}')
+		T[$name]=$med
+		printf "%-36s %7.3f s   (min %.3f, max %.3f, n=%d)\n" "$name" \
+			"$med" "$min" "$max" "$RUNS"
+	done
 }
 ratio() {
 	[ -n "${T[$1]:-}" ] && [ -n "${T[$2]:-}" ] || return 0
@@ -141,19 +157,28 @@ skopeo_umoci_plain() {
 		umoci unpack --image "$W/sp.$RUN:bench" "$W/bp.$RUN"
 }
 
+# the tools of each group, as installed
+G_GZ=("kiln load (gzip)" kiln_load_gz)
+G_PLAIN=("kiln load (plain)" kiln_load_plain)
+G_IMPORT=("kiln import" kiln_import)
+if [ -n "$HAVE_PODMAN" ]; then
+	G_GZ+=("podman load (gzip)" podman_load_gz)
+	G_PLAIN+=("podman load (plain)" podman_load_plain)
+	G_IMPORT+=("podman import" podman_import)
+fi
+if [ -n "$HAVE_UMOCI" ]; then
+	G_GZ+=("skopeo copy + umoci unpack (gzip)" skopeo_umoci_gz)
+	G_PLAIN+=("skopeo copy + umoci unpack (plain)" skopeo_umoci_plain)
+fi
+sync
+sleep "$SETTLE"
 echo
 echo "# gzip layer (oci-archive): decompress + extract"
-bench "kiln load (gzip)" "$W/img-oci.tar" kiln_load_gz
-[ -n "$HAVE_PODMAN" ] && bench "podman load (gzip)" "$W/img-oci.tar" podman_load_gz
-[ -n "$HAVE_UMOCI" ] && bench "skopeo copy + umoci unpack (gzip)" "$W/img-oci.tar" skopeo_umoci_gz
+group "$W/img-oci.tar" "${G_GZ[@]}"
 echo "# plain layer (docker-archive): extract"
-bench "kiln load (plain)" "$W/img-docker.tar" kiln_load_plain
-[ -n "$HAVE_PODMAN" ] && bench "podman load (plain)" "$W/img-docker.tar" podman_load_plain
-[ -n "$HAVE_UMOCI" ] && bench "skopeo copy + umoci unpack (plain)" "$W/img-docker.tar" skopeo_umoci_plain
+group "$W/img-docker.tar" "${G_PLAIN[@]}"
 echo "# root file system tarball"
-bench "kiln import" "$ROOTFS" kiln_import
-[ -n "$HAVE_PODMAN" ] && bench "podman import" "$ROOTFS" podman_import
-
+group "$ROOTFS" "${G_IMPORT[@]}"
 echo
 echo "ratios (other / kiln; > 1: kiln is faster)"
 ratio "podman load (gzip)" "kiln load (gzip)" "target >= 3"
