@@ -554,6 +554,18 @@ static int dec_start(struct archive_decompressor *d, struct error **err)
 static ssize_t dec_none(struct archive_decompressor *d, void *buf, size_t len,
 			struct error **err)
 {
+	/* a large read with nothing buffered goes straight to the caller */
+	if (d->ipos == d->ilen && !d->in_eof && len >= CHUNK) {
+		ssize_t n = d->in->read(d->in->cookie, buf, len, err);
+		if (n < 0) {
+			error_set(err, EIO, "read failed");
+			return -1;
+		}
+		if (n == 0)
+			d->in_eof = true;
+		d->csize += n;
+		return n;
+	}
 	int r = dec_refill(d, err);
 	if (r <= 0)
 		return r;

@@ -16,6 +16,18 @@
 #include <pthread.h>
 
 #define RING_SIZE (4 << 20)
+/*
+ * A waiting producer is woken once this much is free, not for every read:
+ * fewer wake-ups (futex calls, context switches) when the extractor is
+ * the slower side.
+ */
+#define RING_LOW (RING_SIZE / 4)
+/*
+ * Every this many bytes fed, a helper thread starts writing back what was
+ * extracted so far (syncfs), so the sync before the commit finds little
+ * left to write and the disk works while the extractor does.
+ */
+#define SYNC_EVERY (64 << 20)
 
 struct store_extract {
 	struct store *s;
@@ -34,6 +46,14 @@ struct store_extract {
 	bool eof; /* the producer is done */
 	bool cancel; /* the producer gave up */
 	bool done; /* the consumer returned */
+	bool reader_waits, writer_waits; /* who sleeps on readable/writable */
+
+	/* the early write-back helper */
+	pthread_t syncer;
+	bool syncer_running;
+	pthread_cond_t sync_cond;
+	uint64_t fed, sync_mark;
+	bool sync_wanted, sync_quit;
 
 	/* the worker's result, read after the join */
 	int ret;
@@ -46,8 +66,11 @@ static ssize_t ring_read(void *cookie, void *buf, size_t len,
 {
 	struct store_extract *x = cookie;
 	pthread_mutex_lock(&x->mu);
-	while (!x->fill && !x->eof && !x->cancel)
+	while (!x->fill && !x->eof && !x->cancel) {
+		x->reader_waits = true;
 		pthread_cond_wait(&x->readable, &x->mu);
+		x->reader_waits = false;
+	}
 	if (x->cancel) {
 		pthread_mutex_unlock(&x->mu);
 		error_set(err, ECANCELED, "extraction cancelled");
@@ -67,7 +90,8 @@ static ssize_t ring_read(void *cookie, void *buf, size_t len,
 	pthread_mutex_lock(&x->mu);
 	x->head = (head + n) % RING_SIZE;
 	x->fill -= n;
-	pthread_cond_signal(&x->writable);
+	if (x->writer_waits && RING_SIZE - x->fill >= RING_LOW)
+		pthread_cond_signal(&x->writable);
 	pthread_mutex_unlock(&x->mu);
 	return (ssize_t)n;
 }
@@ -75,6 +99,7 @@ static ssize_t ring_read(void *cookie, void *buf, size_t len,
 static void *worker(void *data)
 {
 	struct store_extract *x = data;
+	pthread_setname_np(pthread_self(), "kiln-extract");
 	struct archive_input in = { ring_read, x };
 	struct archive_extract_opts opts = {
 		.whiteouts = ARCHIVE_WHITEOUT_OVERLAY,
@@ -90,6 +115,38 @@ static void *worker(void *data)
 	pthread_cond_signal(&x->writable);
 	pthread_mutex_unlock(&x->mu);
 	return NULL;
+}
+
+static void *syncer(void *data)
+{
+	struct store_extract *x = data;
+	pthread_setname_np(pthread_self(), "kiln-sync");
+	pthread_mutex_lock(&x->mu);
+	for (;;) {
+		while (!x->sync_wanted && !x->sync_quit)
+			pthread_cond_wait(&x->sync_cond, &x->mu);
+		if (x->sync_quit)
+			break;
+		x->sync_wanted = false;
+		pthread_mutex_unlock(&x->mu);
+		/* best effort: the commit's own sync reports errors */
+		syncfs(x->rootfd);
+		pthread_mutex_lock(&x->mu);
+	}
+	pthread_mutex_unlock(&x->mu);
+	return NULL;
+}
+
+static void syncer_stop(struct store_extract *x)
+{
+	if (!x->syncer_running)
+		return;
+	pthread_mutex_lock(&x->mu);
+	x->sync_quit = true;
+	pthread_cond_signal(&x->sync_cond);
+	pthread_mutex_unlock(&x->mu);
+	pthread_join(x->syncer, NULL);
+	x->syncer_running = false;
 }
 
 struct store_extract *store_extract_start(struct store *s, const char *what,
@@ -115,6 +172,8 @@ struct store_extract *store_extract_start(struct store *s, const char *what,
 	pthread_mutex_init(&x->mu, NULL);
 	pthread_cond_init(&x->readable, NULL);
 	pthread_cond_init(&x->writable, NULL);
+	pthread_cond_init(&x->sync_cond, NULL);
+	x->syncer_running = !pthread_create(&x->syncer, NULL, syncer, x);
 	int r = pthread_create(&x->thread, NULL, worker, x);
 	if (r) {
 		errno = r;
@@ -154,8 +213,14 @@ int store_extract_feed(struct store_extract *x, const void *buf, size_t len,
 	const unsigned char *p = buf;
 	while (len) {
 		pthread_mutex_lock(&x->mu);
-		while (x->fill == RING_SIZE && !x->done)
-			pthread_cond_wait(&x->writable, &x->mu);
+		/* when full, wait for room to make the wake-up worth it */
+		if (x->fill == RING_SIZE) {
+			while (RING_SIZE - x->fill < RING_LOW && !x->done) {
+				x->writer_waits = true;
+				pthread_cond_wait(&x->writable, &x->mu);
+				x->writer_waits = false;
+			}
+		}
 		bool done = x->done;
 		size_t fill = x->fill;
 		size_t tail = (x->head + fill) % RING_SIZE;
@@ -179,7 +244,14 @@ int store_extract_feed(struct store_extract *x, const void *buf, size_t len,
 		memcpy(x->ring + tail, p, n);
 		pthread_mutex_lock(&x->mu);
 		x->fill += n;
-		pthread_cond_signal(&x->readable);
+		if (x->reader_waits)
+			pthread_cond_signal(&x->readable);
+		x->fed += n;
+		if (x->fed - x->sync_mark >= SYNC_EVERY) {
+			x->sync_mark = x->fed;
+			x->sync_wanted = true;
+			pthread_cond_signal(&x->sync_cond);
+		}
 		pthread_mutex_unlock(&x->mu);
 		p += n;
 		len -= n;
@@ -194,7 +266,9 @@ int store_extract_finish(struct store_extract *x, uint64_t *bytes, char *diffid,
 	x->eof = true;
 	pthread_cond_signal(&x->readable);
 	pthread_mutex_unlock(&x->mu);
-	if (join(x, err) < 0)
+	int ret = join(x, err);
+	syncer_stop(x);
+	if (ret < 0)
 		return -1;
 	*bytes = x->stats.digests.uncompressed_size;
 	memcpy(diffid, x->stats.digests.uncompressed, STORE_DIGEST_MAX);
@@ -203,12 +277,14 @@ int store_extract_finish(struct store_extract *x, uint64_t *bytes, char *diffid,
 
 static void extract_free(struct store_extract *x)
 {
+	syncer_stop(x);
 	if (x->rootfd >= 0)
 		close(x->rootfd);
 	error_free(x->err);
 	pthread_mutex_destroy(&x->mu);
 	pthread_cond_destroy(&x->readable);
 	pthread_cond_destroy(&x->writable);
+	pthread_cond_destroy(&x->sync_cond);
 	free(x->ring);
 	free(x->what);
 	free(x->staging);
@@ -239,6 +315,7 @@ void store_extract_abort(struct store_extract *x)
 		pthread_join(x->thread, NULL);
 		x->running = false;
 	}
+	syncer_stop(x);
 	close(x->rootfd);
 	x->rootfd = -1;
 	store_layer_abort(x->s, x->staging);

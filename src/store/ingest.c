@@ -379,15 +379,21 @@ int store_ingest_commit(struct store_ingest *in, const char *expected,
 		store_ingest_abort(in);
 		return -1;
 	}
-	if (in->x_err) {
-		char got[STORE_DIGEST_MAX];
+	/* a corrupt blob is a digest mismatch, whatever else went wrong */
+	char got[STORE_DIGEST_MAX];
+	if ((in->x_err || in->want_diffid) && expected) {
 		store_blob_peek_digest(in->blob, got);
-		if (expected && strcmp(expected, got)) {
+		if (strcmp(expected, got)) {
 			error_set(err, KILN_ECORRUPT,
 				  "blob digest mismatch: expected '%s', got "
 				  "'%s'",
 				  expected, got);
-		} else if (err && !*err) {
+			store_ingest_abort(in);
+			return -1;
+		}
+	}
+	if (in->x_err) {
+		if (err && !*err) {
 			*err = in->x_err;
 			in->x_err = NULL;
 		}
