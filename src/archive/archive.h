@@ -132,6 +132,11 @@ int archive_compressor_write_cb(void *cookie, const void *buf, size_t len,
 
 /* Flags for archive_decompressor_new(). */
 #define ARCHIVE_DECOMP_ZLIB 0x1 /* inflate gzip with zlib, not ISA-L */
+/*
+ * Do not hash: the caller hashes the stream itself.  The digests then read
+ * as those of empty input; the sizes are still counted.
+ */
+#define ARCHIVE_DECOMP_NOHASH 0x2
 
 /*
  * A decompressing reader over `in` (borrowed; must outlive it).  `comp`
@@ -242,6 +247,12 @@ struct archive_extract_opts {
 	 * other, so user.* attributes of the archive never reach the image).
 	 */
 	bool docker_untar;
+
+	/*
+	 * The caller hashes the stream itself (it feeds the extractor what
+	 * it already hashed): stats->digests then holds the sizes only.
+	 */
+	bool no_digests;
 };
 
 struct archive_extract_stats {

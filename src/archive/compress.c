@@ -458,7 +458,9 @@ static int dec_refill(struct archive_decompressor *d, struct error **err)
 		d->in_eof = true;
 		return 0;
 	}
-	archive_sha_update(&d->sha_c, d->ibuf, n);
+	/* plain input is hashed once, as the output */
+	if (!(d->flags & ARCHIVE_DECOMP_NOHASH) && d->comp != ARCHIVE_COMP_NONE)
+		archive_sha_update(&d->sha_c, d->ibuf, n);
 	d->csize += n;
 	return 1;
 }
@@ -494,7 +496,9 @@ static int dec_start(struct archive_decompressor *d, struct error **err)
 				return -1;
 			if (n == 0)
 				d->in_eof = true;
-			archive_sha_update(&d->sha_c, d->ibuf + d->ilen, n);
+			if (!(d->flags & ARCHIVE_DECOMP_NOHASH))
+				archive_sha_update(&d->sha_c, d->ibuf + d->ilen,
+						   n);
 			d->csize += n;
 			d->ilen += n;
 		}
@@ -550,6 +554,18 @@ static int dec_start(struct archive_decompressor *d, struct error **err)
 static ssize_t dec_none(struct archive_decompressor *d, void *buf, size_t len,
 			struct error **err)
 {
+	/* a large read with nothing buffered goes straight to the caller */
+	if (d->ipos == d->ilen && !d->in_eof && len >= CHUNK) {
+		ssize_t n = d->in->read(d->in->cookie, buf, len, err);
+		if (n < 0) {
+			error_set(err, EIO, "read failed");
+			return -1;
+		}
+		if (n == 0)
+			d->in_eof = true;
+		d->csize += n;
+		return n;
+	}
 	int r = dec_refill(d, err);
 	if (r <= 0)
 		return r;
@@ -772,7 +788,8 @@ ssize_t archive_decompressor_read(struct archive_decompressor *d, void *buf,
 	}
 	if (n == 0)
 		d->done = true;
-	archive_sha_update(&d->sha_u, buf, n);
+	if (!(d->flags & ARCHIVE_DECOMP_NOHASH))
+		archive_sha_update(&d->sha_u, buf, n);
 	d->usize += n;
 	return n;
 }
@@ -792,9 +809,14 @@ archive_decompressor_compression(const struct archive_decompressor *d)
 void archive_decompressor_digests(struct archive_decompressor *d,
 				  struct archive_digests *dg)
 {
-	/* Finalise copies so the running hashes can continue. */
+	/*
+	 * Finalise copies so the running hashes can continue.  Plain input
+	 * is its own output: sha_c stopped at the detection bytes.
+	 */
+	const struct archive_sha *sc = d->comp == ARCHIVE_COMP_NONE ? &d->sha_u
+								    : &d->sha_c;
 	struct archive_sha c = { EVP_MD_CTX_new() }, u = { EVP_MD_CTX_new() };
-	if (!c.ctx || !u.ctx || !EVP_MD_CTX_copy_ex(c.ctx, d->sha_c.ctx) ||
+	if (!c.ctx || !u.ctx || !EVP_MD_CTX_copy_ex(c.ctx, sc->ctx) ||
 	    !EVP_MD_CTX_copy_ex(u.ctx, d->sha_u.ctx))
 		BUG("sha256 copy failed");
 	digests_fill(dg, &c, &u, d->csize, d->usize);

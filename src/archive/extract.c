@@ -551,14 +551,16 @@ static int do_whiteout(struct extractor *x, const char *path, size_t dl,
 	return ret;
 }
 
+/* Write the entry's data; *end is where the last block ended. */
 static int write_data(struct extractor *x, struct archive *a, int fd,
-		      const char *path, struct error **err)
+		      const char *path, uint64_t *end, struct error **err)
 {
 	const void *buf;
 	size_t n;
 	la_int64_t off;
 	int r;
 
+	*end = 0;
 	while ((r = archive_read_data_block(a, &buf, &n, &off)) == ARCHIVE_OK) {
 		const char *p = buf;
 		while (n) {
@@ -574,6 +576,8 @@ static int write_data(struct extractor *x, struct archive *a, int fd,
 			off += w;
 			x->st->bytes += w;
 		}
+		if ((uint64_t)off > *end)
+			*end = off;
 	}
 	if (r != ARCHIVE_EOF)
 		return 1; /* libarchive error: the caller reports it */
@@ -695,8 +699,14 @@ static int extract_entry(struct extractor *x, struct archive *a,
 		return -1;
 	}
 
-	int kept =
-		make_room(x, pfd, base, hl ? AE_IFREG : type, path->buf, err);
+	/*
+	 * A regular file is created with O_EXCL below and makes room only
+	 * when the name is taken: most names are new, spare them a stat.
+	 */
+	int kept = type == AE_IFREG && !hl
+			   ? 0
+			   : make_room(x, pfd, base, hl ? AE_IFREG : type,
+				       path->buf, err);
 	if (kept < 0)
 		return -1;
 	if (hl)
@@ -708,15 +718,21 @@ static int extract_entry(struct extractor *x, struct archive *a,
 	switch (type) {
 	case AE_IFREG: {
 		/* O_EXCL: never opens an existing name, symlink or not. */
-		cleanup_close int fd = openat(pfd, base,
-					      O_WRONLY | O_CREAT | O_EXCL |
-						      O_NOFOLLOW | O_CLOEXEC,
-					      0600);
+		const int flags = O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW |
+				  O_CLOEXEC;
+		cleanup_close int fd = openat(pfd, base, flags, 0600);
+		if (fd < 0 && errno == EEXIST) {
+			if (make_room(x, pfd, base, AE_IFREG, path->buf, err) <
+			    0)
+				return -1;
+			fd = openat(pfd, base, flags, 0600);
+		}
 		if (fd < 0) {
 			error_set_errno(err, "create '%s'", path->buf);
 			return -1;
 		}
-		ret = write_data(x, a, fd, path->buf, err);
+		uint64_t end;
+		ret = write_data(x, a, fd, path->buf, &end, err);
 		if (ret > 0) {
 			*la_failed = 1;
 			return -1;
@@ -725,6 +741,7 @@ static int extract_entry(struct extractor *x, struct archive *a,
 			return -1;
 		/* A sparse file may end in a hole. */
 		if (archive_entry_size_is_set(ent) &&
+		    (uint64_t)archive_entry_size(ent) != end &&
 		    ftruncate(fd, archive_entry_size(ent)) < 0) {
 			error_set_errno(err, "truncate '%s'", path->buf);
 			return -1;
@@ -831,9 +848,9 @@ int archive_extract(int rootfd, const struct archive_input *in,
 	x.opaque_xattr = opts->userxattr ? "user.overlay.opaque"
 					 : "trusted.overlay.opaque";
 
-	if (archive_tar_source_open(&src, in,
-				    opts->force_zlib ? ARCHIVE_DECOMP_ZLIB : 0,
-				    &e) < 0) {
+	unsigned dflags = (opts->force_zlib ? ARCHIVE_DECOMP_ZLIB : 0) |
+			  (opts->no_digests ? ARCHIVE_DECOMP_NOHASH : 0);
+	if (archive_tar_source_open(&src, in, dflags, &e) < 0) {
 		ret = -1;
 		goto out;
 	}

@@ -1,8 +1,9 @@
 /*
  * kiln import FILE|- [REF]: a root file system tarball (plain, gzip, zstd,
  * xz or bzip2, detected by content) becomes a one-layer image.  The input
- * is decompressed, checked to be a tar, hashed (the diffID) and
- * gzip-compressed into the store in a single streaming pass.
+ * is decompressed, checked to be a tar, hashed (the diffID),
+ * gzip-compressed into the store and extracted into its layer dir in a
+ * single streaming pass.
  */
 #include "cmd/cmd.h"
 #include "store/store.h"
@@ -396,6 +397,7 @@ static int import_layer(struct store *s, int fd, const char *src,
 		store_ingest_begin(s, STORE_INGEST_LAYER, err);
 	if (!in)
 		return -1;
+	store_ingest_unpack(in, NULL, NULL);
 	struct store_ingest_result res;
 	if (feed_input(fd, src, in, err) < 0) {
 		store_ingest_abort(in);

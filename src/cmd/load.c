@@ -4,7 +4,8 @@
  * outer tar and its layer tars compressed or not.  Every member streams
  * into the store once: OCI blobs as they are (verified against their
  * names), docker layer tars gzip-compressed with their diffID computed on
- * the way, small metadata files into memory.  Then the images are
+ * the way, small metadata files into memory; layers are extracted into
+ * their layer dirs in the same pass.  Then the images are
  * assembled, their diffIDs checked against the configs, and tagged.
  */
 #include "cmd/cmd.h"
@@ -49,6 +50,78 @@ static bool is_metadata(const char *path, uint64_t size)
 	       ends_with(path, "/VERSION");
 }
 
+/*
+ * The diffID the config of an OCI manifest read earlier gives the layer
+ * `digest` (oci-archives usually list manifests and configs first), into
+ * `diffid`; false when no such manifest came before it.
+ */
+static bool diffid_from_manifests(struct loader *ld, const char *digest,
+				  char *diffid)
+{
+	bool found = false;
+	for (size_t i = 0; !found && i < ld->nr; i++) {
+		const struct member *mb = &ld->v[i];
+		if (mb->in_memory || mb->res.is_layer || !*mb->res.digest ||
+		    mb->res.size > META_MAX)
+			continue;
+		json_t *m = store_blob_read_json(ld->s, mb->res.digest, NULL);
+		json_t *layers = json_object_get(m, "layers");
+		const char *cfg = json_string_value(
+			json_object_get(json_object_get(m, "config"), "diges"
+								      "t"));
+		size_t k;
+		json_t *d;
+		json_array_foreach(layers, k, d)
+		{
+			const char *ld_ =
+				json_string_value(json_object_get(d, "digest"));
+			if (!ld_ || strcmp(ld_, digest) || !cfg ||
+			    !store_digest_valid(cfg) ||
+			    !store_blob_exists(ld->s, cfg))
+				continue;
+			json_t *c = store_blob_read_json(ld->s, cfg, NULL);
+			const char *id = json_string_value(json_array_get(
+				json_object_get(json_object_get(c, "rootfs"),
+						"diff_ids"),
+				k));
+			if (store_digest_valid(id)) {
+				memcpy(diffid, id, STORE_DIGEST_MAX);
+				found = true;
+			}
+			json_decref(c);
+			break;
+		}
+		json_decref(m);
+	}
+	return found;
+}
+
+/*
+ * The diffID of the OCI blob at `path` when known before reading it (from
+ * the store's layer info, or a manifest and config read earlier), so a
+ * layer whose dir exists is not extracted again; NULL when not known.
+ * Borrowed until the next call.
+ */
+static const char *known_diffid(struct loader *ld, const char *path)
+{
+	static char diffid[STORE_DIGEST_MAX];
+	const char *hex;
+	uint64_t usize;
+	if (!skip_prefix(path, "blobs/sha256/", &hex) || strlen(hex) != 64)
+		return NULL;
+	cleanup_free char *d = xstrfmt("sha256:%s", hex);
+	if (!store_digest_valid(d))
+		return NULL;
+	if (store_blob_exists(ld->s, d)) {
+		struct error *e = NULL;
+		if (!store_layerinfo_get(ld->s, d, diffid, &usize, &e))
+			return diffid;
+		error_free(e);
+		return NULL;
+	}
+	return diffid_from_manifests(ld, d, diffid) ? diffid : NULL;
+}
+
 static int read_member(struct loader *ld, struct archive_reader *r,
 		       const struct archive_member *m, struct error **err)
 {
@@ -75,6 +148,8 @@ static int read_member(struct loader *ld, struct archive_reader *r,
 		ld->s, blob ? STORE_INGEST_AS_IS : STORE_INGEST_AUTO, err);
 	if (!in)
 		return -1;
+	cleanup_free char *what = xstrfmt("layer '%s'", m->path);
+	store_ingest_unpack(in, known_diffid(ld, m->path), what);
 	cleanup_free char *buf = xmalloc(LOAD_BUF);
 	for (;;) {
 		ssize_t n = archive_reader_read(r, buf, LOAD_BUF, err);

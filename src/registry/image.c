@@ -52,14 +52,20 @@ static int ingest_write(void *data, const void *buf, size_t len)
 	return store_ingest_write(b->in, buf, len, &b->err);
 }
 
-/* Fetch the blobs of manifest `m` the store lacks. */
+/*
+ * Fetch the blobs of manifest `m` the store lacks: the config (i == 0)
+ * when `config_only`, else the layers, each decompressed, hashed and
+ * extracted into its layer dir while it streams; `diffids` (the config's
+ * rootfs.diff_ids, may be NULL) names the layer dirs to expect.
+ */
 static int pull_blobs(struct registry_client *c, struct store *s,
 		      const struct registry_ref *ref, json_t *m,
-		      registry_status_fn fn, void *data, struct error **err)
+		      bool config_only, json_t *diffids, registry_status_fn fn,
+		      void *data, struct error **err)
 {
 	json_t *config = json_object_get(m, "config");
 	json_t *layers = json_object_get(m, "layers");
-	size_t nr = json_array_size(layers) + 1;
+	size_t nr = config_only ? 1 : json_array_size(layers) + 1;
 	struct pull_blob *blobs = xcalloc(nr, sizeof(*blobs));
 	struct registry_blob_job *jobs = xcalloc(nr, sizeof(*jobs));
 	size_t njobs = 0;
@@ -81,7 +87,8 @@ static int pull_blobs(struct registry_client *c, struct store *s,
 		bool dup = false;
 		for (size_t j = 0; j < i; j++)
 			dup |= !strcmp(blobs[j].digest, b->digest);
-		if (dup || store_blob_exists(s, b->digest)) {
+		if (dup || store_blob_exists(s, b->digest) ||
+		    (!i && !config_only)) {
 			if (i)
 				status(fn, data, "%s: Already exists",
 				       short_id(b->digest, id));
@@ -91,6 +98,15 @@ static int pull_blobs(struct registry_client *c, struct store *s,
 		if (!b->in) {
 			ret = -1;
 			break;
+		}
+		if (i) {
+			const char *want = json_string_value(
+				json_array_get(diffids, i - 1));
+			cleanup_free char *what =
+				xstrfmt("layer %s", b->digest);
+			store_ingest_unpack(
+				b->in, store_digest_valid(want) ? want : NULL,
+				what);
 		}
 		jobs[njobs++] = (struct registry_blob_job){
 			.digest = b->digest,
@@ -134,6 +150,24 @@ static int pull_blobs(struct registry_client *c, struct store *s,
 		error_free(blobs[i].err);
 	free(jobs);
 	free(blobs);
+	return ret;
+}
+
+/* The layers, once the config is in (its diffIDs name the layer dirs). */
+static int pull_layers(struct registry_client *c, struct store *s,
+		       const struct registry_ref *ref, json_t *m,
+		       registry_status_fn fn, void *data, struct error **err)
+{
+	const char *cd = json_string_value(
+		json_object_get(json_object_get(m, "config"), "digest"));
+	json_t *cfg = store_blob_read_json(s, cd, NULL);
+	json_t *ids = json_object_get(json_object_get(cfg, "rootfs"), "diff_"
+								      "ids");
+	if (json_array_size(ids) != json_array_size(json_object_get(m, "layer"
+								       "s")))
+		ids = NULL; /* check_diffids() says what is wrong */
+	int ret = pull_blobs(c, s, ref, m, false, ids, fn, data, err);
+	json_decref(cfg);
 	return ret;
 }
 
@@ -250,7 +284,8 @@ static int ingest_image(struct registry_client *c, struct store *s,
 	res->up_to_date = have && !strcmp(have, digest) &&
 			  store_blob_exists(s, digest);
 	int ret = -1;
-	if (!pull_blobs(c, s, ref, mj, fn, data, err) &&
+	if (!pull_blobs(c, s, ref, mj, true, NULL, fn, data, err) &&
+	    !pull_layers(c, s, ref, mj, fn, data, err) &&
 	    !check_diffids(s, mj, err) &&
 	    !store_blob_put(s, m, len, digest, NULL, err)) {
 		struct store_desc d = { .media_type = mt,

@@ -59,6 +59,11 @@ uint64_t store_blob_written(const struct store_blob_writer *w)
 	return w->size;
 }
 
+void store_blob_peek_digest(const struct store_blob_writer *w, char *out)
+{
+	store_sha256_peek(&w->h, out);
+}
+
 void store_blob_abort(struct store_blob_writer *w)
 {
 	if (!w)

@@ -50,6 +50,14 @@ void store_sha256_final(struct store_sha256 *h, char *out)
 	store_sha256_release(h);
 }
 
+void store_sha256_peek(const struct store_sha256 *h, char *out)
+{
+	struct store_sha256 copy = { EVP_MD_CTX_new() };
+	if (!copy.ctx || !EVP_MD_CTX_copy_ex(copy.ctx, h->ctx))
+		BUG("sha256 copy failed");
+	store_sha256_final(&copy, out);
+}
+
 void store_sha256_release(struct store_sha256 *h)
 {
 	if (h->ctx)

@@ -651,17 +651,31 @@ int store_fsck(struct store *s, bool repair, struct strvec *problems,
 
 void store_rollback(struct store *s)
 {
-	if (!s->created.nr)
+	if (!s->created.nr && !s->created_layers.nr)
 		return;
 	/* never wait: a shared holder may be about to use these blobs */
 	if (s->lock_mode != LOCK_EX && flock(s->lock_fd, LOCK_EX | LOCK_NB) < 0)
 		return;
 	s->lock_mode = LOCK_EX;
 	struct dset keep = { STRVEC_INIT, false };
-	if (mark_refs(s, &keep, NULL, NULL) < 0) {
+	struct dset keep_layers = { STRVEC_INIT, false };
+	if (mark_refs(s, &keep, &keep_layers, NULL) < 0) {
 		strvec_clear(&keep.v);
+		strvec_clear(&keep_layers.v);
 		return;
 	}
+	cleanup_close int lfd = openat(s->root_fd, "layers",
+				       O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	for (size_t i = 0; lfd >= 0 && i < s->created_layers.nr; i++) {
+		const char *d = s->created_layers.v[i];
+		const char *hex = store_digest_hex(d);
+		if (hex && !dset_has(&keep_layers, d))
+			store_rmtree_at(lfd, hex);
+	}
+	if (lfd >= 0)
+		fsync(lfd);
+	strvec_clear(&s->created_layers);
+	strvec_clear(&keep_layers.v);
 	for (size_t i = 0; i < s->created.nr; i++) {
 		const char *hex = store_digest_hex(s->created.v[i]);
 		if (!hex || dset_has(&keep, s->created.v[i]))

@@ -3,6 +3,9 @@
  * from the first 512 bytes whether the content is a layer (a plain or
  * compressed tar) and, for layers, computing the diffID and uncompressed
  * size while the blob is written (and compressing plain tars with gzip).
+ * With store_ingest_unpack(), the uncompressed tar also streams into an
+ * extractor on a worker thread (extract.c), and the layer dir is committed
+ * after the blob, so a pulled or loaded layer is ready to use.
  */
 #include "store/store-internal.h"
 
@@ -30,7 +33,47 @@ struct store_ingest {
 	bool not_tar; /* analysis found it is no tar (AUTO/AS_IS) */
 	uint64_t usize;
 	bool failed;
+	/* store_ingest_unpack() */
+	bool unpack;
+	char *want_diffid; /* expected, may be NULL */
+	char *what;
+	struct store_extract *x; /* running extraction, if any */
+	bool x_hashes; /* the extractor computes the diffID ... */
+	char x_diffid[STORE_DIGEST_MAX]; /* ... into here */
+	/*
+	 * Why the extraction failed, reported at commit unless the blob
+	 * turns out not to match its digest (AUTO/AS_IS: a corrupt download
+	 * is a digest mismatch, whatever the extractor made of it).
+	 */
+	struct error *x_err;
 };
+
+/* An extraction failure: fatal now for LAYER, else at commit. */
+static int extract_failed(struct store_ingest *in, struct error *e,
+			  struct error **err)
+{
+	store_extract_abort(in->x);
+	in->x = NULL;
+	if (in->mode == STORE_INGEST_LAYER) {
+		if (err && !*err)
+			*err = e;
+		else
+			error_free(e);
+		return -1;
+	}
+	if (in->x_err)
+		error_free(e);
+	else
+		in->x_err = e;
+	return 0;
+}
+
+/* The content turned out not to be a layer: no extraction. */
+static void drop_extract(struct store_ingest *in)
+{
+	store_extract_abort(in->x);
+	in->x = NULL;
+}
 
 static int blob_sink(void *data, const void *buf, size_t len,
 		     struct error **err)
@@ -54,9 +97,15 @@ static int analyse(struct store_ingest *in, const void *buf, size_t len,
 			}
 			error_free(e);
 			in->not_tar = true;
+			drop_extract(in);
 		}
-		store_sha256_update(&in->diff, buf, len);
+		if (!in->x_hashes)
+			store_sha256_update(&in->diff, buf, len);
 		in->usize += len;
+		struct error *xe = NULL;
+		if (in->x && !in->not_tar &&
+		    store_extract_feed(in->x, buf, len, &xe) < 0)
+			return extract_failed(in, xe, err);
 	}
 	if (in->gz)
 		return store_gzip_write(in->gz, buf, len, err);
@@ -79,6 +128,18 @@ static bool looks_like_tar(const unsigned char *h, size_t n)
 	       (t.entries || t.ended);
 }
 
+/* A layer (so far): start extracting it unless its dir exists. */
+static int start_extract(struct store_ingest *in, struct error **err)
+{
+	if (!in->unpack ||
+	    (in->want_diffid && store_layer_exists(in->s, in->want_diffid)))
+		return 0;
+	in->x = store_extract_start(in->s, in->what, geteuid() != 0, err);
+	/* it sees every byte from the first: let it hash them */
+	in->x_hashes = in->x != NULL;
+	return in->x ? 0 : -1;
+}
+
 static int decide(struct store_ingest *in, struct error **err)
 {
 	in->comp = store_comp_detect(in->head, in->head_len);
@@ -94,7 +155,7 @@ static int decide(struct store_ingest *in, struct error **err)
 		}
 		in->unzip = store_unzip_new(in->comp, analyse_sink, in);
 		store_sha256_init(&in->diff);
-		return 0;
+		return start_extract(in, err);
 	case STORE_COMP_XZ:
 	case STORE_COMP_BZIP2:
 		if (in->mode == STORE_INGEST_LAYER) {
@@ -119,12 +180,12 @@ static int decide(struct store_ingest *in, struct error **err)
 	if (in->mode == STORE_INGEST_AS_IS) {
 		in->route = ROUTE_RAW_TAR;
 		store_sha256_init(&in->diff);
-		return 0;
+		return start_extract(in, err);
 	}
 	in->route = ROUTE_GZIP;
 	in->gz = store_gzip_new(blob_sink, in->blob);
 	store_sha256_init(&in->diff);
-	return 0;
+	return start_extract(in, err);
 }
 
 static int route_data(struct store_ingest *in, const void *buf, size_t len,
@@ -154,6 +215,7 @@ static int route_data(struct store_ingest *in, const void *buf, size_t len,
 				}
 				error_free(e);
 				in->not_tar = true;
+				drop_extract(in);
 			}
 		}
 		return 0;
@@ -177,6 +239,18 @@ struct store_ingest *store_ingest_begin(struct store *s,
 	in->mode = mode;
 	in->blob = w;
 	return in;
+}
+
+void store_ingest_unpack(struct store_ingest *in, const char *diffid,
+			 const char *what)
+{
+	if (in->route != ROUTE_UNDECIDED || in->head_len)
+		BUG("store_ingest_unpack after the first write");
+	in->unpack = true;
+	free(in->want_diffid);
+	in->want_diffid = diffid ? xstrdup(diffid) : NULL;
+	free(in->what);
+	in->what = what ? xstrdup(what) : NULL;
 }
 
 int store_ingest_write(struct store_ingest *in, const void *buf, size_t len,
@@ -215,6 +289,10 @@ void store_ingest_abort(struct store_ingest *in)
 	if (!in)
 		return;
 	store_blob_abort(in->blob);
+	store_extract_abort(in->x);
+	error_free(in->x_err);
+	free(in->want_diffid);
+	free(in->what);
 	store_gzip_free(in->gz);
 	store_unzip_free(in->unzip);
 	store_sha256_release(&in->diff);
@@ -251,6 +329,7 @@ static int finish(struct store_ingest *in, struct error **err)
 			}
 			error_free(e);
 			in->not_tar = true;
+			drop_extract(in);
 		}
 	}
 	if (in->route != ROUTE_RAW && !in->not_tar) {
@@ -265,10 +344,25 @@ static int finish(struct store_ingest *in, struct error **err)
 			}
 			error_free(e);
 			in->not_tar = true;
+			drop_extract(in);
 		}
 	}
 	if (in->gz && store_gzip_finish(in->gz, err) < 0)
 		return -1;
+	if (in->x) {
+		uint64_t n = 0;
+		struct error *xe = NULL;
+		if (store_extract_finish(in->x, &n, in->x_diffid, &xe) < 0)
+			return extract_failed(in, xe, err);
+		if (n != in->usize) {
+			error_set(&xe, KILN_EINTERNAL,
+				  "%s: extracted %llu bytes of %llu",
+				  in->what ? in->what : "layer",
+				  (unsigned long long)n,
+				  (unsigned long long)in->usize);
+			return extract_failed(in, xe, err);
+		}
+	}
 	return 0;
 }
 
@@ -285,26 +379,70 @@ int store_ingest_commit(struct store_ingest *in, const char *expected,
 		store_ingest_abort(in);
 		return -1;
 	}
+	/* a corrupt blob is a digest mismatch, whatever else went wrong */
+	char got[STORE_DIGEST_MAX];
+	if ((in->x_err || in->want_diffid) && expected) {
+		store_blob_peek_digest(in->blob, got);
+		if (strcmp(expected, got)) {
+			error_set(err, KILN_ECORRUPT,
+				  "blob digest mismatch: expected '%s', got "
+				  "'%s'",
+				  expected, got);
+			store_ingest_abort(in);
+			return -1;
+		}
+	}
+	if (in->x_err) {
+		if (err && !*err) {
+			*err = in->x_err;
+			in->x_err = NULL;
+		}
+		store_ingest_abort(in);
+		return -1;
+	}
+	res->is_layer = in->route != ROUTE_RAW && !in->not_tar;
+	if (res->is_layer && in->x_hashes)
+		memcpy(res->diffid, in->x_diffid, STORE_DIGEST_MAX);
+	else if (res->is_layer)
+		store_sha256_final(&in->diff, res->diffid);
+	if (res->is_layer && in->want_diffid &&
+	    strcmp(res->diffid, in->want_diffid)) {
+		error_set(err, KILN_ECORRUPT,
+			  "%s: content has diffID '%s', expected '%s'",
+			  in->what ? in->what : "layer", res->diffid,
+			  in->want_diffid);
+		store_ingest_abort(in);
+		return -1;
+	}
 	struct store_blob_writer *w = in->blob;
 	in->blob = NULL;
 	if (store_blob_commit(w, expected, res->digest, &res->size, err) < 0) {
 		store_ingest_abort(in);
 		return -1;
 	}
-	res->is_layer = in->route != ROUTE_RAW && !in->not_tar;
 	if (res->is_layer) {
 		enum store_comp stored =
 			in->route == ROUTE_GZIP || in->route == ROUTE_RECOMPRESS
 				? STORE_COMP_GZIP
 				: in->comp;
 		res->media_type = layer_type(stored);
-		store_sha256_final(&in->diff, res->diffid);
 		res->usize = in->usize;
 		if (store_layerinfo_put_du(in->s, res->digest, res->diffid,
 					   res->usize, in->tar.du, err) < 0) {
 			store_ingest_abort(in);
 			return -1;
 		}
+		/* the blob is in: the tree may take its final name */
+		if (in->x) {
+			struct store_extract *x = in->x;
+			in->x = NULL;
+			if (store_extract_commit(x, res->diffid, err) < 0) {
+				store_ingest_abort(in);
+				return -1;
+			}
+		}
+		res->unpacked = in->unpack &&
+				store_layer_exists(in->s, res->diffid);
 	}
 	store_ingest_abort(in);
 	return 0;

@@ -90,6 +90,7 @@ int store_layer_commit(struct store *s, const char *staging, const char *diffid,
 		error_set_errno(err, "rename layer '%s' into place", diffid);
 		return -1;
 	}
+	strvec_push(&s->created_layers, diffid);
 	return store_fsync_dir(lfd, "layers", err);
 }
 

@@ -43,6 +43,8 @@ void store_sha256_update(struct store_sha256 *h, const void *buf, size_t len);
 /* Write "sha256:<hex>" into out (STORE_DIGEST_MAX) and release h. */
 void store_sha256_final(struct store_sha256 *h, char *out);
 void store_sha256_release(struct store_sha256 *h);
+/* The digest of what h has seen so far; h goes on. */
+void store_sha256_peek(const struct store_sha256 *h, char *out);
 
 /* ------------------------------------------------------------ codecs */
 
@@ -114,6 +116,35 @@ int store_tarcheck_finish(struct store_tarcheck *t, struct error **err);
  */
 int store_layerinfo_parse(const char *line, char *diffid, uint64_t *usize,
 			  uint64_t *du);
+
+/* ------------------------------------------------------------ extract */
+
+/*
+ * A layer extracted while it streams (extract.c): store_extract_start()
+ * makes a staging dir in tmp/ and starts a worker thread extracting into
+ * it (overlay lower-dir form, as store_layer_unpack()); feed it the
+ * uncompressed tar with store_extract_feed() (which fails once the
+ * extractor failed, with its error), end the stream with
+ * store_extract_finish() (waits for the worker; `*bytes` gets the tar's
+ * size and `diffid` (STORE_DIGEST_MAX) its sha256, as the worker read it),
+ * then store_extract_commit() renames the
+ * staging dir to layers/<hex of diffid> (see store_layer_commit()).
+ * store_extract_abort() stops the worker and removes the staging dir.
+ * Commit and abort free x.  One producer thread.
+ */
+struct store_extract;
+struct store_extract *store_extract_start(struct store *s, const char *what,
+					  bool userxattr, struct error **err);
+int store_extract_feed(struct store_extract *x, const void *buf, size_t len,
+		       struct error **err);
+int store_extract_finish(struct store_extract *x, uint64_t *bytes, char *diffid,
+			 struct error **err);
+int store_extract_commit(struct store_extract *x, const char *diffid,
+			 struct error **err);
+void store_extract_abort(struct store_extract *x);
+
+/* The digest of what a blob writer was given so far. */
+void store_blob_peek_digest(const struct store_blob_writer *w, char *out);
 
 /* ------------------------------------------------------------ misc */
 

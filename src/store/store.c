@@ -51,7 +51,9 @@ char *store_tmpname(const char *suffix)
 	uint64_t r = 0;
 	if (getrandom(&r, sizeof(r), GRND_NONBLOCK) != sizeof(r))
 		r = (uint64_t)time(NULL) ^ ((uint64_t)getpid() << 20);
-	return xstrfmt("%d.%u.%016llx%s", (int)getpid(), counter++,
+	/* pull's worker threads stage layer dirs concurrently */
+	unsigned n = __atomic_fetch_add(&counter, 1, __ATOMIC_RELAXED);
+	return xstrfmt("%d.%u.%016llx%s", (int)getpid(), n,
 		       (unsigned long long)r, suffix ? suffix : "");
 }
 
@@ -300,6 +302,7 @@ struct store *store_open(const char *root, struct error **err)
 		return NULL;
 	struct store *s = xcalloc(1, sizeof(*s));
 	strvec_init(&s->created);
+	strvec_init(&s->created_layers);
 	s->root = xstrdup(root);
 	s->blobs_fd = s->tmp_fd = s->lock_fd = -1;
 	s->root_fd = open(root, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
@@ -371,6 +374,7 @@ void store_free(struct store *s)
 	if (s->lock_fd >= 0)
 		close(s->lock_fd);
 	strvec_clear(&s->created);
+	strvec_clear(&s->created_layers);
 	free(s->root);
 	free(s);
 }

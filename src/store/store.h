@@ -84,6 +84,7 @@ struct store {
 	int lock_fd; /* `lock`, shared while writing, exclusive for gc */
 	int lock_mode; /* 0, LOCK_SH or LOCK_EX */
 	struct strvec created; /* blobs this handle added, for rollback */
+	struct strvec created_layers; /* diffIDs of layer dirs it added */
 };
 
 /* ------------------------------------------------------------ the store */
@@ -104,10 +105,10 @@ struct store *store_open(const char *root, struct error **err);
 void store_free(struct store *s);
 
 /*
- * Undo a failed operation: remove the blobs this handle created that
- * index.json does not reach.  Only done when the exclusive lock can be had
- * without waiting (no other writer could be using them); otherwise they
- * stay for `kiln prune`.  Best effort, never fails.
+ * Undo a failed operation: remove the blobs and layer dirs this handle
+ * created that index.json does not reach.  Only done when the exclusive lock
+ * can be had without waiting (no other writer could be using them); otherwise
+ * they stay for `kiln prune`.  Best effort, never fails.
  */
 void store_rollback(struct store *s);
 
@@ -222,12 +223,29 @@ struct store_ingest_result {
 	const char *media_type; /* OCI layer media type when is_layer */
 	char diffid[STORE_DIGEST_MAX]; /* when is_layer */
 	uint64_t usize; /* uncompressed size, when is_layer */
+	bool unpacked; /* store_ingest_unpack(): layers/<diffid> exists */
 };
 
 struct store_ingest;
 struct store_ingest *store_ingest_begin(struct store *s,
 					enum store_ingest_mode mode,
 					struct error **err);
+/*
+ * Also extract the layer while it streams, in one pass with the rest: once
+ * the content is known to be a (compressed) tar, its uncompressed bytes
+ * are extracted on a worker thread into a staging dir in tmp/ (overlay
+ * lower-dir form, as store_layer_unpack()), overlapping with the
+ * decompression and hashing done by the writing thread.  On commit, after
+ * the blob digest and the diffID are verified and the blob is stored, the
+ * dir is renamed to layers/<diffid-hex>; any failure (of the extraction
+ * too) fails the ingest and removes it.  `diffid` (may be NULL) is the
+ * expected diffID when the caller knows it: a layer with another diffID
+ * fails the ingest (KILN_ECORRUPT, nothing stored), and when its dir
+ * exists already nothing is extracted.  `what` (may be NULL) names the
+ * layer in error messages.  Call before the first write.
+ */
+void store_ingest_unpack(struct store_ingest *in, const char *diffid,
+			 const char *what);
 int store_ingest_write(struct store_ingest *in, const void *buf, size_t len,
 		       struct error **err);
 /*
@@ -391,7 +409,9 @@ char *store_layer_begin(struct store *s, struct error **err);
 /*
  * Sync the staged tree and rename it to layers/<hex of diffid>.  When a
  * concurrent extraction won the race, the staged copy is removed and this
- * returns 0.  On failure the staging dir is removed.
+ * returns 0.  On failure the staging dir is removed.  A dir this call
+ * created is listed in s->created_layers (store_rollback() removes it);
+ * call it from one thread at a time per store handle.
  */
 int store_layer_commit(struct store *s, const char *staging, const char *diffid,
 		       struct error **err);

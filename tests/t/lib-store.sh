@@ -59,3 +59,30 @@ validate_store() {
 		python3 "$py" "$OCI_SCHEMA" "$kind" "$f" || return 1
 	done
 }
+
+# tree_listing DIR: every entry under DIR with its type, mode, owner, size
+# and link target, sorted (to compare two extracted trees).
+tree_listing() {
+	(cd "$1" && find . -mindepth 1 -printf '%P %y %m %U:%G %s %l\n' |
+		sed 's/^\(\S* d \S* \S*\) [0-9]*/\1 -/' | LC_ALL=C sort)
+}
+
+# layer_matches DIFFID TARBALL: layers/<hex of DIFFID> in the store holds
+# exactly what TARBALL (any compression GNU tar reads) unpacks to.
+layer_matches() {
+	local dir=$KILN_ROOT/layers/${1#sha256:} ref
+	[ -d "$dir" ] || { echo "no layer dir for $1"; return 1; }
+	ref=$(mktemp -d "$TRASH/ref.XXXXXX") &&
+	tar --numeric-owner -C "$ref" -xf "$2" &&
+	diff -r --no-dereference "$ref" "$dir" &&
+	tree_listing "$ref" >"$ref.want" &&
+	tree_listing "$dir" >"$ref.got" &&
+	diff -u "$ref.want" "$ref.got" >&2 &&
+	rm -rf "$ref" "$ref.want" "$ref.got"
+}
+
+# diffid_of IMAGE: the (single or last) layer's diffID.
+diffid_of() {
+	kiln inspect "$1" | python3 -c 'import json,sys
+print(json.load(sys.stdin)[0]["RootFS"]["Layers"][-1])'
+}

@@ -1,8 +1,9 @@
 #!/bin/bash
 # Crash safety: kiln import and kiln load killed with SIGKILL at random
-# moments, and made to _exit at every write point in turn
+# moments (often mid-extraction: layers are extracted while they stream),
+# and made to _exit at every write point in turn
 # (KILN_TEST_DIE_AFTER_WRITES), always leave a store that fsck finds
-# consistent, with every earlier image intact.
+# consistent, with every earlier image intact and every layer dir complete.
 . "$(dirname "$0")/test-lib.sh"
 . "$TEST_DIR/lib-store.sh"
 
@@ -22,11 +23,28 @@ make_big_tar() {
 	tar -C "$d" -cf "$1" . && rm -rf "$d"
 }
 
-# intact: fsck is clean and the images of the setup are all there.
+# layers_complete: every dir under layers/ is one of the two layers, whole
+# (entries, modes, sizes as the tarball has them).
+layers_complete() {
+	local d big bb
+	big=$(cat "$TRASH/big.diffid") bb=$(cat "$TRASH/bb.diffid")
+	for d in "$KILN_ROOT"/layers/*; do
+		[ -e "$d" ] || continue
+		case ${d##*/} in
+		"${big#sha256:}") tree_listing "$d" | cmp -s - "$TRASH/big.list" ;;
+		"${bb#sha256:}") tree_listing "$d" | cmp -s - "$TRASH/bb.list" ;;
+		*) false ;;
+		esac || { echo "incomplete or unknown layer dir $d"; return 1; }
+	done
+}
+
+# intact: fsck is clean, the images of the setup are all there, and every
+# layer dir is complete.
 intact() {
 	kiln fsck -q &&
 	kiln inspect base:1 base:big >/dev/null &&
-	kiln history base:1 >/dev/null
+	kiln history base:1 >/dev/null &&
+	layers_complete
 }
 
 test_expect_success 'setup' '
@@ -37,6 +55,12 @@ test_expect_success 'setup' '
 	kiln save -o "$TRASH/big-save.tar" tosave:1 &&
 	kiln rmi tosave:1 >/dev/null &&
 	kiln prune >/dev/null &&
+	diffid_of base:big >"$TRASH/big.diffid" &&
+	diffid_of base:1 >"$TRASH/bb.diffid" &&
+	mkdir ref && tar -C ref -xf "$TRASH/big.tar" &&
+	tree_listing ref >"$TRASH/big.list" && rm -rf ref &&
+	mkdir ref && tar -C ref -xf "$BB" &&
+	tree_listing ref >"$TRASH/bb.list" && rm -rf ref &&
 	intact
 '
 
@@ -57,6 +81,16 @@ test_expect_success "kill -9 of kiln import at $KILLS random moments" '
 	done
 '
 
+# prune -a drops the layer dirs first: each import extracts a new layer.
+test_expect_success "kill -9 of kiln import mid-extraction of a new layer dir" '
+	for i in $(seq $((KILLS / 2))); do
+		kiln prune -a >/dev/null &&
+		test ! -e "$KILN_ROOT/layers/$(cut -c8- "$TRASH/big.diffid")" &&
+		kill_at "$KILN_BIN" import "$TRASH/big.tar" crash:new$i &&
+		intact || { echo "after kill $i"; kiln fsck; return 1; }
+	done
+'
+
 test_expect_success "kill -9 of kiln load at $KILLS random moments" '
 	for i in $(seq $KILLS); do
 		kill_at "$KILN_BIN" load -i "$TRASH/big-save.tar" &&
@@ -69,6 +103,8 @@ test_expect_success 'images that made it are complete; prune reclaims the rest' 
 	kiln prune >/dev/null &&
 	tmp_is_empty &&
 	intact &&
+	kiln import "$TRASH/big.tar" final:1 >/dev/null &&
+	layer_matches "$(cat "$TRASH/big.diffid")" "$TRASH/big.tar" &&
 	for r in $(kiln images --format json | python3 -c "import json,sys
 for l in sys.stdin:
     d = json.loads(l)
