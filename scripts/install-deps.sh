@@ -11,7 +11,7 @@ libcurl4-openssl-dev libssl-dev libisal-dev libzstd-dev zlib1g-dev
 libseccomp-dev libcap-dev libclang-rt-14-dev"
 test="python3 busybox-static skopeo umoci runc docker-registry util-linux
 iproute2 tar gzip zstd xz-utils bzip2 script tini uidmap hyperfine
-podman python3-jsonschema apache2-utils openssl curl time buildah
+podman python3-jsonschema apache2-utils openssl curl time buildah strace
 mmdebstrap"
 demo="busybox-static mmdebstrap golang-go gcc"
 
