@@ -113,6 +113,8 @@ static int pull_blobs(struct registry_client *c, struct store *s,
 			.size = b->size,
 			.write = ingest_write,
 			.data = b,
+			/* store_ingest_commit() checks it against b->digest */
+			.sink_verifies = true,
 		};
 	}
 	if (!ret && njobs) {

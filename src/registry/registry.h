@@ -142,6 +142,12 @@ struct registry_blob_job {
 	int64_t size;
 	registry_write_fn write;
 	void *data;
+	/*
+	 * The sink checks the digest of what it was handed (and fails with
+	 * a digest mismatch when it differs): no second hash here.  The
+	 * size is still checked.
+	 */
+	bool sink_verifies;
 	struct error *err; /* set when this blob failed; caller frees */
 };
 /*

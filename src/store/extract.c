@@ -5,8 +5,10 @@
  * with file creation (the worker).  The two threads share a bounded ring
  * buffer, one producer and one consumer: each side copies in or out of its
  * own region without the lock and takes it only to move the indexes.  The
- * worker also hashes the stream (the diffID), which balances the two
- * threads: the producer inflates and hashes the compressed bytes.  The
+ * stream's hash (the diffID) is computed from the ring by whichever thread
+ * would otherwise wait: the worker when the ring is empty, the producer
+ * when it is full; a byte's room is free again once it was both read and
+ * hashed.  So neither thread carries the hash while the other idles.  The
  * staging dir gets its final name (layers/<diffid-hex>) only after the
  * caller verified both digests; anything else removes it.
  */
@@ -28,6 +30,8 @@
  * left to write and the disk works while the extractor does.
  */
 #define SYNC_EVERY (64 << 20)
+/* Bytes hashed per turn, so an idle thread is soon back to its own work. */
+#define HASH_CHUNK (256 << 10)
 
 struct store_extract {
 	struct store *s;
@@ -42,7 +46,10 @@ struct store_extract {
 	pthread_mutex_t mu;
 	pthread_cond_t readable, writable;
 	unsigned char *ring;
-	size_t head, fill; /* consumer reads at head; fill bytes pending */
+	/* stream offsets: produced (fed, below), read, hashed */
+	uint64_t rd, hs;
+	bool hashing; /* a thread is hashing [hs, ...) without the lock */
+	struct store_sha256 diff; /* of the stream: the diffID */
 	bool eof; /* the producer is done */
 	bool cancel; /* the producer gave up */
 	bool done; /* the consumer returned */
@@ -61,12 +68,48 @@ struct store_extract {
 	struct archive_extract_stats stats;
 };
 
+/* Free room in the ring: bytes both read and hashed.  Under x->mu. */
+static size_t ring_room(const struct store_extract *x)
+{
+	uint64_t low = x->rd < x->hs ? x->rd : x->hs;
+	return RING_SIZE - (size_t)(x->fed - low);
+}
+
+/*
+ * Hash the next bytes fed, unless another thread is at it or all are
+ * hashed; returns whether it did.  Called and returns with x->mu held.
+ */
+static bool hash_some(struct store_extract *x)
+{
+	if (x->hashing || x->hs == x->fed)
+		return false;
+	x->hashing = true;
+	size_t off = x->hs % RING_SIZE;
+	size_t n = RING_SIZE - off;
+	if (n > x->fed - x->hs)
+		n = (size_t)(x->fed - x->hs);
+	if (n > HASH_CHUNK)
+		n = HASH_CHUNK;
+	pthread_mutex_unlock(&x->mu);
+	/* [hs, hs + n) stays put: its room is not free until hashed */
+	store_sha256_update(&x->diff, x->ring + off, n);
+	pthread_mutex_lock(&x->mu);
+	x->hs += n;
+	x->hashing = false;
+	if (x->writer_waits)
+		pthread_cond_signal(&x->writable);
+	return true;
+}
+
 static ssize_t ring_read(void *cookie, void *buf, size_t len,
 			 struct error **err)
 {
 	struct store_extract *x = cookie;
 	pthread_mutex_lock(&x->mu);
-	while (!x->fill && !x->eof && !x->cancel) {
+	while (x->fed == x->rd && !x->eof && !x->cancel) {
+		/* nothing to read: hash instead of waiting */
+		if (hash_some(x))
+			continue;
 		x->reader_waits = true;
 		pthread_cond_wait(&x->readable, &x->mu);
 		x->reader_waits = false;
@@ -76,8 +119,8 @@ static ssize_t ring_read(void *cookie, void *buf, size_t len,
 		error_set(err, ECANCELED, "extraction cancelled");
 		return -1;
 	}
-	size_t n = x->fill;
-	size_t head = x->head;
+	size_t n = (size_t)(x->fed - x->rd);
+	size_t head = x->rd % RING_SIZE;
 	pthread_mutex_unlock(&x->mu);
 	if (!n)
 		return 0; /* eof */
@@ -88,9 +131,8 @@ static ssize_t ring_read(void *cookie, void *buf, size_t len,
 		n = len;
 	memcpy(buf, x->ring + head, n);
 	pthread_mutex_lock(&x->mu);
-	x->head = (head + n) % RING_SIZE;
-	x->fill -= n;
-	if (x->writer_waits && RING_SIZE - x->fill >= RING_LOW)
+	x->rd += n;
+	if (x->writer_waits && ring_room(x) >= RING_LOW)
 		pthread_cond_signal(&x->writable);
 	pthread_mutex_unlock(&x->mu);
 	return (ssize_t)n;
@@ -105,6 +147,7 @@ static void *worker(void *data)
 		.whiteouts = ARCHIVE_WHITEOUT_OVERLAY,
 		.userxattr = x->userxattr,
 		.what = x->what,
+		.no_digests = true, /* the ring hashes (hash_some) */
 	};
 	struct error *e = NULL;
 	int ret = archive_extract(x->rootfd, &in, &opts, &x->stats, &e);
@@ -169,6 +212,7 @@ struct store_extract *store_extract_start(struct store *s, const char *what,
 	x->what = xstrdup(what ? what : "layer");
 	x->userxattr = userxattr;
 	x->ring = xmalloc(RING_SIZE);
+	store_sha256_init(&x->diff);
 	pthread_mutex_init(&x->mu, NULL);
 	pthread_cond_init(&x->readable, NULL);
 	pthread_cond_init(&x->writable, NULL);
@@ -213,17 +257,22 @@ int store_extract_feed(struct store_extract *x, const void *buf, size_t len,
 	const unsigned char *p = buf;
 	while (len) {
 		pthread_mutex_lock(&x->mu);
-		/* when full, wait for room to make the wake-up worth it */
-		if (x->fill == RING_SIZE) {
-			while (RING_SIZE - x->fill < RING_LOW && !x->done) {
+		/*
+		 * When full, hash instead of waiting, or wait for room to
+		 * make the wake-up worth it.
+		 */
+		if (!ring_room(x)) {
+			while (ring_room(x) < RING_LOW && !x->done) {
+				if (hash_some(x))
+					continue;
 				x->writer_waits = true;
 				pthread_cond_wait(&x->writable, &x->mu);
 				x->writer_waits = false;
 			}
 		}
 		bool done = x->done;
-		size_t fill = x->fill;
-		size_t tail = (x->head + fill) % RING_SIZE;
+		size_t room = ring_room(x);
+		size_t tail = x->fed % RING_SIZE;
 		pthread_mutex_unlock(&x->mu);
 		if (done) {
 			/* the extractor stopped before the end: its error */
@@ -235,15 +284,14 @@ int store_extract_feed(struct store_extract *x, const void *buf, size_t len,
 			x->ret = -1;
 			return -1;
 		}
-		/* [tail, tail + free) is ours until we publish it */
-		size_t n = RING_SIZE - fill;
+		/* [tail, tail + room) is ours until we publish it */
+		size_t n = room;
 		if (n > RING_SIZE - tail)
 			n = RING_SIZE - tail;
 		if (n > len)
 			n = len;
 		memcpy(x->ring + tail, p, n);
 		pthread_mutex_lock(&x->mu);
-		x->fill += n;
 		if (x->reader_waits)
 			pthread_cond_signal(&x->readable);
 		x->fed += n;
@@ -270,8 +318,13 @@ int store_extract_finish(struct store_extract *x, uint64_t *bytes, char *diffid,
 	syncer_stop(x);
 	if (ret < 0)
 		return -1;
+	/* the worker is gone: the rest of the hash is ours */
+	pthread_mutex_lock(&x->mu);
+	while (hash_some(x))
+		;
+	pthread_mutex_unlock(&x->mu);
 	*bytes = x->stats.digests.uncompressed_size;
-	memcpy(diffid, x->stats.digests.uncompressed, STORE_DIGEST_MAX);
+	store_sha256_final(&x->diff, diffid);
 	return 0;
 }
 
@@ -285,6 +338,7 @@ static void extract_free(struct store_extract *x)
 	pthread_cond_destroy(&x->readable);
 	pthread_cond_destroy(&x->writable);
 	pthread_cond_destroy(&x->sync_cond);
+	store_sha256_release(&x->diff);
 	free(x->ring);
 	free(x->what);
 	free(x->staging);
