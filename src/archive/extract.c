@@ -225,34 +225,6 @@ static int open_parent(struct extractor *x, const char *path, size_t len,
 
 /* ---------------------------------------------------------------- removal */
 
-/* Remove `name` in `dirfd` and everything below it; never follows links. */
-static int remove_tree(int dirfd, const char *name)
-{
-	if (unlinkat(dirfd, name, 0) == 0 || errno == ENOENT)
-		return 0;
-	if (errno != EISDIR && errno != EPERM)
-		return -1;
-	int fd = openat(dirfd, name,
-			O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-	if (fd < 0)
-		return -1;
-	DIR *d = fdopendir(fd);
-	if (!d) {
-		close(fd);
-		return -1;
-	}
-	struct dirent *de;
-	int ret = 0;
-	while ((de = readdir(d)))
-		if (strcmp(de->d_name, ".") && strcmp(de->d_name, "..") &&
-		    remove_tree(fd, de->d_name) < 0)
-			ret = -1;
-	closedir(d);
-	if (!ret && unlinkat(dirfd, name, AT_REMOVEDIR) < 0)
-		ret = -1;
-	return ret;
-}
-
 /*
  * Opaque directory, applied mode: delete every child of `dirfd` (path
  * `path`) that this layer did not create; recurse into directories this
@@ -283,7 +255,7 @@ static int purge_lower(struct extractor *x, int dirfd, struct strbuf *path,
 			archive_strset_get(&x->unpacked, path->buf);
 		struct stat sb;
 		if (!s) {
-			if (remove_tree(fd, de->d_name) < 0) {
+			if (rm_rf_at(fd, de->d_name) < 0) {
 				error_set_errno(err, "remove '%s'", path->buf);
 				ret = -1;
 			}
@@ -534,7 +506,7 @@ static int do_whiteout(struct extractor *x, const char *path, size_t dl,
 	}
 	if (!mine) {
 		x->cache_stale = true;
-		if (remove_tree(pfd, victim) < 0) {
+		if (rm_rf_at(pfd, victim) < 0) {
 			if (!(err && *err))
 				error_set_errno(err, "whiteout '%s'", full.buf);
 			strbuf_release(&full);
@@ -647,9 +619,9 @@ static int make_room(struct extractor *x, int pfd, const char *name,
 	}
 	if (type == AE_IFDIR && S_ISDIR(sb.st_mode))
 		return 1;
-	/* unlinkat/remove_tree never follow the name if it is a symlink. */
+	/* unlinkat/rm_rf_at never follow the name if it is a symlink. */
 	x->cache_stale = true;
-	if (remove_tree(pfd, name) < 0) {
+	if (rm_rf_at(pfd, name) < 0) {
 		error_set_errno(err, "remove '%s'", path);
 		return -1;
 	}

@@ -274,6 +274,17 @@ char *arena_strndup(struct arena *a, const char *s, size_t n);
 void *arena_memdup(struct arena *a, const void *p, size_t n);
 void arena_release(struct arena *a);
 
+/* ---------------------------------------------------------------- fs */
+
+/*
+ * Remove `name` (relative to `dirfd`, or a path with AT_FDCWD) and, for a
+ * directory, everything below it, without following symlinks; directories
+ * are made writable (and searchable) first, so read-only layer trees and
+ * overlay work dirs go too.  A missing `name` is success.  Returns 0, or
+ * -1 with errno set (removal goes on past failures).
+ */
+int rm_rf_at(int dirfd, const char *name);
+
 /* ---------------------------------------------------------------- misc */
 
 static inline bool starts_with(const char *s, const char *prefix)

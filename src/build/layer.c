@@ -13,42 +13,15 @@
 
 static pthread_mutex_t extract_lock = PTHREAD_MUTEX_INITIALIZER;
 
-static void rmtree_at(int dfd, const char *name)
-{
-	int fd = openat(dfd, name,
-			O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-	if (fd >= 0) {
-		DIR *d = fdopendir(fd);
-		if (d) {
-			struct dirent *de;
-			while ((de = readdir(d))) {
-				if (!strcmp(de->d_name, ".") ||
-				    !strcmp(de->d_name, ".."))
-					continue;
-				if (de->d_type == DT_DIR ||
-				    de->d_type == DT_UNKNOWN)
-					rmtree_at(fd, de->d_name);
-				else
-					unlinkat(fd, de->d_name, 0);
-			}
-			closedir(d);
-		} else {
-			close(fd);
-		}
-		if (unlinkat(dfd, name, AT_REMOVEDIR) < 0 && errno == EBUSY) {
-			umount2(name, MNT_DETACH);
-			unlinkat(dfd, name, AT_REMOVEDIR);
-		}
-		return;
-	}
-	unlinkat(dfd, name, 0);
-}
-
 void build_rmtree(const char *path)
 {
 	if (!path)
 		return;
-	rmtree_at(AT_FDCWD, path);
+	/* a mount left behind (a RUN interrupted) makes rmdir EBUSY */
+	if (rm_rf_at(AT_FDCWD, path) < 0 && errno == EBUSY) {
+		umount2(path, MNT_DETACH);
+		rm_rf_at(AT_FDCWD, path);
+	}
 }
 
 char *build_tmpdir(struct build *b, const char *what, struct error **err)

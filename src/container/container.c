@@ -110,34 +110,6 @@ static int write_file(const char *dir, const char *name, const char *text,
 	return 0;
 }
 
-static int rmtree_at(int parent, const char *name)
-{
-	if (!unlinkat(parent, name, 0) || errno == ENOENT)
-		return 0;
-	int fd = openat(parent, name,
-			O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-	if (fd < 0)
-		return errno == ENOENT ? 0 : -1;
-	fchmod(fd, 0700);
-	DIR *d = fdopendir(fd);
-	if (!d) {
-		close(fd);
-		return -1;
-	}
-	int ret = 0;
-	struct dirent *de;
-	while ((de = readdir(d))) {
-		if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
-			continue;
-		if (rmtree_at(dirfd(d), de->d_name) < 0)
-			ret = -1;
-	}
-	closedir(d);
-	if (unlinkat(parent, name, AT_REMOVEDIR) < 0 && errno != ENOENT)
-		ret = -1;
-	return ret;
-}
-
 /* ------------------------------------------------------------ records */
 
 void container_free(struct container *c)
@@ -528,7 +500,7 @@ struct container *container_create(struct store *s,
 	    container_save(c, err) < 0) {
 		int dfd = open(top, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 		if (dfd >= 0) {
-			rmtree_at(dfd, id);
+			rm_rf_at(dfd, id);
 			close(dfd);
 		}
 		container_free(c);
@@ -570,7 +542,7 @@ int container_remove(struct container *c, bool force, struct error **err)
 	/* the record first: a half-removed container is gone for ps */
 	cleanup_free char *cfg = xstrfmt("%s/config.json", c->id);
 	unlinkat(dfd, cfg, 0);
-	if (rmtree_at(dfd, c->id) < 0) {
+	if (rm_rf_at(dfd, c->id) < 0) {
 		error_set_errno(err, "remove '%s'", c->dir);
 		return -1;
 	}

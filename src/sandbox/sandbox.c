@@ -7,7 +7,6 @@
  */
 #include "sandbox/sandbox-internal.h"
 
-#include <dirent.h>
 #include <linux/capability.h>
 #include <sys/stat.h>
 
@@ -475,48 +474,6 @@ int sandbox_mkdir_p(const char *path, mode_t mode)
 	return 0;
 }
 
-static int rm_rf_at(int dfd, const char *name)
-{
-	struct stat st;
-	if (fstatat(dfd, name, &st, AT_SYMLINK_NOFOLLOW) < 0)
-		return errno == ENOENT ? 0 : -1;
-	if (!S_ISDIR(st.st_mode))
-		return unlinkat(dfd, name, 0);
-	int fd = openat(dfd, name,
-			O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-	if (fd < 0) {
-		/* overlay's work/work is mode 000: make it searchable */
-		if (errno != EACCES || fchmodat(dfd, name, 0700, 0) < 0)
-			return -1;
-		fd = openat(dfd, name,
-			    O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-		if (fd < 0)
-			return -1;
-	}
-	DIR *d = fdopendir(fd);
-	if (!d) {
-		close(fd);
-		return -1;
-	}
-	struct dirent *de;
-	int ret = 0;
-	while ((de = readdir(d))) {
-		if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
-			continue;
-		if (rm_rf_at(dirfd(d), de->d_name) < 0)
-			ret = -1;
-	}
-	closedir(d);
-	if (unlinkat(dfd, name, AT_REMOVEDIR) < 0)
-		ret = -1;
-	return ret;
-}
-
-int sandbox_rm_rf(const char *path)
-{
-	return rm_rf_at(AT_FDCWD, path);
-}
-
 char *sandbox_which(const char *name)
 {
 	if (strchr(name, '/'))
@@ -668,11 +625,11 @@ static void cleanup_scratch(struct sandbox *sb, struct sandbox_plan *plan)
 	if (plan->merged)
 		rmdir(plan->merged);
 	if (plan->files)
-		sandbox_rm_rf(plan->files);
+		rm_rf_at(AT_FDCWD, plan->files);
 	if (plan->bundle)
-		sandbox_rm_rf(plan->bundle);
+		rm_rf_at(AT_FDCWD, plan->bundle);
 	if (plan->owned_work) {
-		sandbox_rm_rf(sb->work);
+		rm_rf_at(AT_FDCWD, sb->work);
 		free(sb->work);
 		sb->work = NULL;
 	}

@@ -230,7 +230,7 @@ static void sweep_layer(struct store *s, int dfd, const char *name, void *data)
 	}
 	sw->res->reclaimed += store_du_at(dfd, name);
 	if (!sw->dry_run)
-		store_rmtree_at(dfd, name);
+		rm_rf_at(dfd, name);
 }
 
 static void sweep_all(struct store *s, int dfd, const char *name, void *data)
@@ -238,7 +238,7 @@ static void sweep_all(struct store *s, int dfd, const char *name, void *data)
 	struct sweep *sw = data;
 	sw->res->reclaimed += store_du_at(dfd, name);
 	if (!sw->dry_run)
-		store_rmtree_at(dfd, name);
+		rm_rf_at(dfd, name);
 }
 
 /* ------------------------------------------------------------ prune */
@@ -366,7 +366,7 @@ int store_gc_image(struct store *s, const char *digest, struct strvec *deleted,
 		if (!hex || dset_has(&keep_diffids, my_diffids.v.v[i]))
 			continue;
 		cleanup_free char *p = xstrfmt("layers/%s", hex);
-		store_rmtree_at(s->root_fd, p);
+		rm_rf_at(s->root_fd, p);
 	}
 	json_decref(m);
 	store_fsync_dir(s->blobs_fd, "blobs/sha256", NULL);
@@ -392,7 +392,7 @@ static void fsck_blob(struct store *s, int dfd, const char *name, void *data)
 	if (!hex64(name)) {
 		strvec_pushf(f->problems, "blobs/sha256/%s: not a digest",
 			     name);
-		if (f->repair && !store_rmtree_at(dfd, name))
+		if (f->repair && !rm_rf_at(dfd, name))
 			strvec_pushf(f->repairs, "removed blobs/sha256/%s",
 				     name);
 		return;
@@ -422,7 +422,7 @@ static void fsck_layerdir(struct store *s, int dfd, const char *name,
 		return;
 	strvec_pushf(f->problems, "layers/%s: not a complete layer directory",
 		     name);
-	if (f->repair && !store_rmtree_at(dfd, name))
+	if (f->repair && !rm_rf_at(dfd, name))
 		strvec_pushf(f->repairs, "removed layers/%s", name);
 }
 
@@ -670,7 +670,7 @@ void store_rollback(struct store *s)
 		const char *d = s->created_layers.v[i];
 		const char *hex = store_digest_hex(d);
 		if (hex && !dset_has(&keep_layers, d))
-			store_rmtree_at(lfd, hex);
+			rm_rf_at(lfd, hex);
 	}
 	if (lfd >= 0)
 		fsync(lfd);

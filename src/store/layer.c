@@ -51,7 +51,7 @@ void store_layer_abort(struct store *s, const char *staging)
 {
 	const char *name = staging_name(s, staging);
 	if (name)
-		store_rmtree_at(s->tmp_fd, name);
+		rm_rf_at(s->tmp_fd, name);
 }
 
 int store_layer_commit(struct store *s, const char *staging, const char *diffid,
@@ -65,25 +65,25 @@ int store_layer_commit(struct store *s, const char *staging, const char *diffid,
 		return -1;
 	}
 	if (store_layer_exists(s, diffid)) {
-		store_rmtree_at(s->tmp_fd, name);
+		rm_rf_at(s->tmp_fd, name);
 		return 0;
 	}
 	/* the whole tree must be durable before its name is */
 	if (syncfs(s->root_fd) < 0) {
 		error_set_errno(err, "syncfs '%s'", s->root);
-		store_rmtree_at(s->tmp_fd, name);
+		rm_rf_at(s->tmp_fd, name);
 		return -1;
 	}
 	cleanup_close int lfd = openat(s->root_fd, "layers",
 				       O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (lfd < 0) {
 		error_set_errno(err, "open '%s/layers'", s->root);
-		store_rmtree_at(s->tmp_fd, name);
+		rm_rf_at(s->tmp_fd, name);
 		return -1;
 	}
 	if (store_xrenameat(s->tmp_fd, name, lfd, hex) < 0) {
 		int e = errno;
-		store_rmtree_at(s->tmp_fd, name);
+		rm_rf_at(s->tmp_fd, name);
 		if (e == EEXIST || e == ENOTEMPTY)
 			return 0; /* a concurrent extraction won */
 		errno = e;

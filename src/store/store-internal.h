@@ -26,8 +26,6 @@ int store_write_atomic(struct store *s, int dirfd, const char *name,
 int store_write_atomic_ex(struct store *s, int dirfd, const char *name,
 			  const void *buf, size_t len, const char *what,
 			  bool *renamed, struct error **err);
-/* rm -rf dirfd/name (best effort); returns -1 if anything stayed. */
-int store_rmtree_at(int dirfd, const char *name);
 /* Total size of regular files under dirfd/name. */
 uint64_t store_du_at(int dirfd, const char *name);
 /* Parse "sha256:<hex>" → hex pointer into d, NULL if invalid. */

@@ -135,49 +135,6 @@ fail:
 	return -1;
 }
 
-static int rmtree_fd(int dfd)
-{
-	DIR *d = fdopendir(dfd);
-	int ret = 0;
-	if (!d) {
-		close(dfd);
-		return -1;
-	}
-	struct dirent *de;
-	while ((de = readdir(d))) {
-		if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
-			continue;
-		if (!unlinkat(dirfd(d), de->d_name, 0))
-			continue;
-		if (errno == ENOENT)
-			continue;
-		if (errno != EISDIR && errno != EPERM) {
-			ret = -1;
-			continue;
-		}
-		if (store_rmtree_at(dirfd(d), de->d_name) < 0)
-			ret = -1;
-	}
-	closedir(d);
-	return ret;
-}
-
-int store_rmtree_at(int parent, const char *name)
-{
-	if (!unlinkat(parent, name, 0) || errno == ENOENT)
-		return 0;
-	int fd = openat(parent, name,
-			O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-	if (fd < 0)
-		return errno == ENOENT ? 0 : -1;
-	/* a read-only layer tree: make directories writable to empty them */
-	fchmod(fd, 0700);
-	int ret = rmtree_fd(fd);
-	if (unlinkat(parent, name, AT_REMOVEDIR) < 0 && errno != ENOENT)
-		ret = -1;
-	return ret;
-}
-
 uint64_t store_du_at(int parent, const char *name)
 {
 	struct stat st;

@@ -322,6 +322,6 @@ int main(void)
 	test_caps();
 	test_seccomp_json();
 	test_seccomp_filter();
-	sandbox_rm_rf(tmpdir);
+	rm_rf_at(AT_FDCWD, tmpdir);
 	return tap_done();
 }

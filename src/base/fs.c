@@ -1,0 +1,53 @@
+/*
+ * Filesystem helpers every module needs.  They work relative to a
+ * directory fd and never follow a symlink: a link is removed, not its
+ * target.
+ */
+#include "base/base.h"
+
+#include <dirent.h>
+#include <sys/stat.h>
+
+int rm_rf_at(int dirfd, const char *name)
+{
+	if (!unlinkat(dirfd, name, 0) || errno == ENOENT)
+		return 0;
+	if (errno != EISDIR && errno != EPERM)
+		return -1;
+	int fd = openat(dirfd, name,
+			O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0 && errno == EACCES) {
+		/* overlay's work/work is mode 000: make it searchable */
+		if (fchmodat(dirfd, name, 0700, 0) < 0)
+			return -1;
+		fd = openat(dirfd, name,
+			    O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	}
+	if (fd < 0)
+		return errno == ENOENT ? 0 : -1;
+	/* a read-only tree (a layer dir): make it writable to empty it */
+	fchmod(fd, 0700);
+	DIR *d = fdopendir(fd);
+	if (!d) {
+		close(fd);
+		return -1;
+	}
+	int ret = 0, saved = 0;
+	struct dirent *de;
+	while ((de = readdir(d))) {
+		if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
+			continue;
+		if (rm_rf_at(fd, de->d_name) < 0) {
+			saved = errno;
+			ret = -1;
+		}
+	}
+	closedir(d);
+	if (unlinkat(dirfd, name, AT_REMOVEDIR) < 0 && errno != ENOENT) {
+		saved = errno;
+		ret = -1;
+	}
+	if (ret)
+		errno = saved;
+	return ret;
+}
