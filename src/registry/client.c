@@ -751,17 +751,27 @@ static int blob_at(struct registry_client *c, struct endpoint *ep, void *data,
 	return blob_fetch_at(c, ep, &b->s, err);
 }
 
-struct workers {
+/*
+ * Run jobs 0..nr-1 on up to c->o.parallel threads, each with its own curl
+ * handle; with one thread (or none that could start) the calling thread
+ * runs them on its own handle, keeping its connection.
+ */
+typedef void (*job_fn)(struct registry_client *c,
+		       const struct registry_ref *ref, void *jobs, size_t i,
+		       CURL *h);
+
+struct pool {
 	struct registry_client *c;
 	const struct registry_ref *ref;
-	struct registry_blob_job *jobs;
+	void *jobs;
 	size_t nr, next;
+	job_fn fn;
 	pthread_mutex_t lock;
 };
 
-static void *worker(void *data)
+static void *pool_worker(void *data)
 {
-	struct workers *w = data;
+	struct pool *w = data;
 	CURL *h = http_handle();
 	for (;;) {
 		pthread_mutex_lock(&w->lock);
@@ -769,10 +779,42 @@ static void *worker(void *data)
 		pthread_mutex_unlock(&w->lock);
 		if (i >= w->nr)
 			break;
-		fetch_one(w->c, w->ref, &w->jobs[i], h);
+		w->fn(w->c, w->ref, w->jobs, i, h);
 	}
 	curl_easy_cleanup(h);
 	return NULL;
+}
+
+static void run_jobs(struct registry_client *c, const struct registry_ref *ref,
+		     void *jobs, size_t nr, job_fn fn)
+{
+	size_t n = nr < (size_t)c->o.parallel ? nr : (size_t)c->o.parallel;
+	if (n <= 1) {
+		for (size_t i = 0; i < nr; i++)
+			fn(c, ref, jobs, i, c->curl);
+		return;
+	}
+	struct pool w = { .c = c, .ref = ref, .jobs = jobs, .nr = nr, .fn = fn };
+	pthread_mutex_init(&w.lock, NULL);
+	pthread_t *t = xcalloc(n, sizeof(*t));
+	size_t started = 0;
+	for (size_t i = 0; i < n; i++)
+		if (!pthread_create(&t[i], NULL, pool_worker, &w))
+			started++;
+		else
+			break;
+	if (!started)
+		pool_worker(&w);
+	for (size_t i = 0; i < started; i++)
+		pthread_join(t[i], NULL);
+	free(t);
+	pthread_mutex_destroy(&w.lock);
+}
+
+static void fetch_job(struct registry_client *c, const struct registry_ref *ref,
+		      void *jobs, size_t i, CURL *h)
+{
+	fetch_one(c, ref, &((struct registry_blob_job *)jobs)[i], h);
 }
 
 int registry_fetch_blobs(struct registry_client *c,
@@ -785,28 +827,7 @@ int registry_fetch_blobs(struct registry_client *c,
 	if (endpoints_for(c, ref, false, &eps, err) < 0)
 		return -1;
 	endpoints_release(&eps);
-	struct workers w = { .c = c, .ref = ref, .jobs = jobs, .nr = nr };
-	pthread_mutex_init(&w.lock, NULL);
-	size_t n = nr < (size_t)c->o.parallel ? nr : (size_t)c->o.parallel;
-	if (n <= 1) {
-		/* the calling thread's handle keeps its connection */
-		for (size_t i = 0; i < nr; i++)
-			fetch_one(c, ref, &jobs[i], c->curl);
-	} else {
-		pthread_t *t = xcalloc(n, sizeof(*t));
-		size_t started = 0;
-		for (size_t i = 0; i < n; i++)
-			if (!pthread_create(&t[i], NULL, worker, &w))
-				started++;
-			else
-				break;
-		if (!started)
-			worker(&w);
-		for (size_t i = 0; i < started; i++)
-			pthread_join(t[i], NULL);
-		free(t);
-	}
-	pthread_mutex_destroy(&w.lock);
+	run_jobs(c, ref, jobs, nr, fetch_job);
 	for (size_t i = 0; i < nr; i++) {
 		if (jobs[i].err) {
 			error_set(err, jobs[i].err->code, "%s",
@@ -874,28 +895,10 @@ int registry_push_blob(struct registry_client *c,
 	return 0;
 }
 
-struct push_workers {
-	struct registry_client *c;
-	const struct registry_ref *ref;
-	struct registry_push_job *jobs;
-	size_t nr, next;
-	pthread_mutex_t lock;
-};
-
-static void *push_worker(void *data)
+static void push_job(struct registry_client *c, const struct registry_ref *ref,
+		     void *jobs, size_t i, CURL *h)
 {
-	struct push_workers *w = data;
-	CURL *h = http_handle();
-	for (;;) {
-		pthread_mutex_lock(&w->lock);
-		size_t i = w->next++;
-		pthread_mutex_unlock(&w->lock);
-		if (i >= w->nr)
-			break;
-		push_one(w->c, w->ref, &w->jobs[i], h);
-	}
-	curl_easy_cleanup(h);
-	return NULL;
+	push_one(c, ref, &((struct registry_push_job *)jobs)[i], h);
 }
 
 int registry_push_blobs(struct registry_client *c,
@@ -907,29 +910,7 @@ int registry_push_blobs(struct registry_client *c,
 	if (endpoints_for(c, ref, true, &eps, err) < 0)
 		return -1;
 	endpoints_release(&eps);
-	size_t n = nr < (size_t)c->o.parallel ? nr : (size_t)c->o.parallel;
-	if (n <= 1) {
-		for (size_t i = 0; i < nr; i++)
-			push_one(c, ref, &jobs[i], c->curl);
-	} else {
-		struct push_workers w = {
-			.c = c, .ref = ref, .jobs = jobs, .nr = nr
-		};
-		pthread_mutex_init(&w.lock, NULL);
-		pthread_t *t = xcalloc(n, sizeof(*t));
-		size_t started = 0;
-		for (size_t i = 0; i < n; i++)
-			if (!pthread_create(&t[i], NULL, push_worker, &w))
-				started++;
-			else
-				break;
-		if (!started)
-			push_worker(&w);
-		for (size_t i = 0; i < started; i++)
-			pthread_join(t[i], NULL);
-		free(t);
-		pthread_mutex_destroy(&w.lock);
-	}
+	run_jobs(c, ref, jobs, nr, push_job);
 	for (size_t i = 0; i < nr; i++) {
 		if (jobs[i].err) {
 			error_set(err, jobs[i].err->code, "%s",
