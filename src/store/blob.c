@@ -8,12 +8,19 @@
 
 #include <sys/stat.h>
 
+/*
+ * Every this many bytes written, start writing them back (without
+ * waiting), so the fsync before the rename finds little left to do.
+ */
+#define WRITEBACK_EVERY (8u << 20)
+
 struct store_blob_writer {
 	struct store *s;
 	int fd;
 	char *tmpname;
 	struct store_sha256 h;
 	uint64_t size;
+	uint64_t flushed; /* written back up to here (started) */
 	bool failed;
 };
 
@@ -51,6 +58,12 @@ int store_blob_write(struct store_blob_writer *w, const void *buf, size_t len,
 	}
 	store_sha256_update(&w->h, buf, len);
 	w->size += len;
+	if (w->size - w->flushed >= WRITEBACK_EVERY) {
+		/* best effort: the fsync in store_blob_commit() checks */
+		sync_file_range(w->fd, w->flushed, w->size - w->flushed,
+				SYNC_FILE_RANGE_WRITE);
+		w->flushed = w->size;
+	}
 	return 0;
 }
 

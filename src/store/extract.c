@@ -24,12 +24,6 @@
  * the slower side.
  */
 #define RING_LOW (RING_SIZE / 4)
-/*
- * Every this many bytes fed, a helper thread starts writing back what was
- * extracted so far (syncfs), so the sync before the commit finds little
- * left to write and the disk works while the extractor does.
- */
-#define SYNC_EVERY (64 << 20)
 /* Bytes hashed per turn, so an idle thread is soon back to its own work. */
 #define HASH_CHUNK (256 << 10)
 
@@ -55,12 +49,7 @@ struct store_extract {
 	bool done; /* the consumer returned */
 	bool reader_waits, writer_waits; /* who sleeps on readable/writable */
 
-	/* the early write-back helper */
-	pthread_t syncer;
-	bool syncer_running;
-	pthread_cond_t sync_cond;
-	uint64_t fed, sync_mark;
-	bool sync_wanted, sync_quit;
+	uint64_t fed; /* bytes the producer put in the ring */
 
 	/* the worker's result, read after the join */
 	int ret;
@@ -160,38 +149,6 @@ static void *worker(void *data)
 	return NULL;
 }
 
-static void *syncer(void *data)
-{
-	struct store_extract *x = data;
-	pthread_setname_np(pthread_self(), "kiln-sync");
-	pthread_mutex_lock(&x->mu);
-	for (;;) {
-		while (!x->sync_wanted && !x->sync_quit)
-			pthread_cond_wait(&x->sync_cond, &x->mu);
-		if (x->sync_quit)
-			break;
-		x->sync_wanted = false;
-		pthread_mutex_unlock(&x->mu);
-		/* best effort: the commit's own sync reports errors */
-		syncfs(x->rootfd);
-		pthread_mutex_lock(&x->mu);
-	}
-	pthread_mutex_unlock(&x->mu);
-	return NULL;
-}
-
-static void syncer_stop(struct store_extract *x)
-{
-	if (!x->syncer_running)
-		return;
-	pthread_mutex_lock(&x->mu);
-	x->sync_quit = true;
-	pthread_cond_signal(&x->sync_cond);
-	pthread_mutex_unlock(&x->mu);
-	pthread_join(x->syncer, NULL);
-	x->syncer_running = false;
-}
-
 struct store_extract *store_extract_start(struct store *s, const char *what,
 					  bool userxattr, struct error **err)
 {
@@ -216,8 +173,6 @@ struct store_extract *store_extract_start(struct store *s, const char *what,
 	pthread_mutex_init(&x->mu, NULL);
 	pthread_cond_init(&x->readable, NULL);
 	pthread_cond_init(&x->writable, NULL);
-	pthread_cond_init(&x->sync_cond, NULL);
-	x->syncer_running = !pthread_create(&x->syncer, NULL, syncer, x);
 	int r = pthread_create(&x->thread, NULL, worker, x);
 	if (r) {
 		errno = r;
@@ -295,11 +250,6 @@ int store_extract_feed(struct store_extract *x, const void *buf, size_t len,
 		if (x->reader_waits)
 			pthread_cond_signal(&x->readable);
 		x->fed += n;
-		if (x->fed - x->sync_mark >= SYNC_EVERY) {
-			x->sync_mark = x->fed;
-			x->sync_wanted = true;
-			pthread_cond_signal(&x->sync_cond);
-		}
 		pthread_mutex_unlock(&x->mu);
 		p += n;
 		len -= n;
@@ -315,7 +265,6 @@ int store_extract_finish(struct store_extract *x, uint64_t *bytes, char *diffid,
 	pthread_cond_signal(&x->readable);
 	pthread_mutex_unlock(&x->mu);
 	int ret = join(x, err);
-	syncer_stop(x);
 	if (ret < 0)
 		return -1;
 	/* the worker is gone: the rest of the hash is ours */
@@ -330,14 +279,12 @@ int store_extract_finish(struct store_extract *x, uint64_t *bytes, char *diffid,
 
 static void extract_free(struct store_extract *x)
 {
-	syncer_stop(x);
 	if (x->rootfd >= 0)
 		close(x->rootfd);
 	error_free(x->err);
 	pthread_mutex_destroy(&x->mu);
 	pthread_cond_destroy(&x->readable);
 	pthread_cond_destroy(&x->writable);
-	pthread_cond_destroy(&x->sync_cond);
 	store_sha256_release(&x->diff);
 	free(x->ring);
 	free(x->what);
@@ -369,7 +316,6 @@ void store_extract_abort(struct store_extract *x)
 		pthread_join(x->thread, NULL);
 		x->running = false;
 	}
-	syncer_stop(x);
 	close(x->rootfd);
 	x->rootfd = -1;
 	store_layer_abort(x->s, x->staging);

@@ -229,7 +229,11 @@ static void sweep_layer(struct store *s, int dfd, const char *name, void *data)
 			return;
 	}
 	sw->res->reclaimed += store_du_at(dfd, name);
-	if (!sw->dry_run)
+	if (sw->dry_run)
+		return;
+	if (hex64(name))
+		store_layer_remove(s, name);
+	else
 		rm_rf_at(dfd, name);
 }
 
@@ -365,8 +369,7 @@ int store_gc_image(struct store *s, const char *digest, struct strvec *deleted,
 		const char *hex = store_digest_hex(my_diffids.v.v[i]);
 		if (!hex || dset_has(&keep_diffids, my_diffids.v.v[i]))
 			continue;
-		cleanup_free char *p = xstrfmt("layers/%s", hex);
-		rm_rf_at(s->root_fd, p);
+		store_layer_remove(s, hex);
 	}
 	json_decref(m);
 	store_fsync_dir(s->blobs_fd, "blobs/sha256", NULL);
@@ -424,6 +427,27 @@ static void fsck_layerdir(struct store *s, int dfd, const char *name,
 		     name);
 	if (f->repair && !rm_rf_at(dfd, name))
 		strvec_pushf(f->repairs, "removed layers/%s", name);
+}
+
+/* What store_layers_settle() left in unsynced/. */
+static void fsck_marker(struct store *s, int dfd, const char *name, void *data)
+{
+	struct fsck *f = data;
+	if (!hex64(name)) {
+		strvec_pushf(f->problems, "unsynced/%s: not a layer marker",
+			     name);
+		if (f->repair && !unlinkat(dfd, name, 0))
+			strvec_pushf(f->repairs, "removed unsynced/%s", name);
+		return;
+	}
+	strvec_pushf(f->problems,
+		     "layers/%s: not known to be on disk (its unsynced marker "
+		     "could not be settled)",
+		     name);
+	if (f->repair) {
+		store_layer_remove(s, name);
+		strvec_pushf(f->repairs, "removed layers/%s", name);
+	}
 }
 
 static void fsck_layerinfo(struct store *s, int dfd, const char *name,
@@ -586,6 +610,9 @@ int store_fsck(struct store *s, bool repair, struct strvec *problems,
 			strvec_push(repairs, "rewrote oci-layout");
 	}
 	for_each_entry(s->root_fd, "blobs/sha256", s, fsck_blob, &f);
+	/* sync what this boot wrote; drop what earlier boots left unsynced */
+	store_layers_settle(s, true);
+	for_each_entry(s->root_fd, "unsynced", s, fsck_marker, &f);
 	for_each_entry(s->root_fd, "layers", s, fsck_layerdir, &f);
 	for_each_entry(s->root_fd, "layerinfo", s, fsck_layerinfo, &f);
 
@@ -670,7 +697,7 @@ void store_rollback(struct store *s)
 		const char *d = s->created_layers.v[i];
 		const char *hex = store_digest_hex(d);
 		if (hex && !dset_has(&keep_layers, d))
-			rm_rf_at(lfd, hex);
+			store_layer_remove(s, hex);
 	}
 	if (lfd >= 0)
 		fsync(lfd);

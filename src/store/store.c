@@ -311,6 +311,7 @@ struct store *store_open(const char *root, struct error **err)
 	    store_write_atomic(s, s->root_fd, "index.json", EMPTY_INDEX,
 			       strlen(EMPTY_INDEX), "index.json", err) < 0)
 		goto fail;
+	store_layers_settle(s, false);
 	return s;
 fail:
 	error_wrap(err, "store");

@@ -407,7 +407,8 @@ char *store_layer_path(struct store *s, const char *diffid);
  */
 char *store_layer_begin(struct store *s, struct error **err);
 /*
- * Sync the staged tree and rename it to layers/<hex of diffid>.  When a
+ * Rename the staged tree to layers/<hex of diffid>, after a durable
+ * unsynced/<hex> marker naming this boot (see store_layers_settle()).  When a
  * concurrent extraction won the race, the staged copy is removed and this
  * returns 0.  On failure the staging dir is removed.  A dir this call
  * created is listed in s->created_layers (store_rollback() removes it);
@@ -415,6 +416,18 @@ char *store_layer_begin(struct store *s, struct error **err);
  */
 int store_layer_commit(struct store *s, const char *staging, const char *diffid,
 		       struct error **err);
+/*
+ * Layer trees are renamed into place before they are on disk, each with
+ * an unsynced/<hex> marker naming the boot it was written in.  Markers of
+ * this boot older than 30 s (all of them when `now`) are removed after one
+ * syncfs; trees of earlier boots' markers may have been torn by a crash
+ * and are removed (under the exclusive lock, skipped if another process
+ * holds the store), to be extracted again from their blobs.  store_open()
+ * calls it; best effort, errors leave the markers for a later call.
+ */
+void store_layers_settle(struct store *s, bool now);
+/* Remove layers/<hex> and its marker, if any (gc, prune, rollback). */
+void store_layer_remove(struct store *s, const char *hex);
 /* Remove a staging directory (after a failed extraction). */
 void store_layer_abort(struct store *s, const char *staging);
 /*
