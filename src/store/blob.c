@@ -2,11 +2,19 @@
  * Content-addressed blobs under blobs/sha256/.  A blob is written into
  * tmp/, hashed while written, fsync'd, verified against the expected
  * digest and only then renamed to its final name (and the directory
- * fsync'd), so a name under blobs/ never refers to partial data.
+ * fsync'd), so a name under blobs/ never refers to partial data.  A
+ * writer may hand the hashing and writing to a thread of its own
+ * (store_blob_async()), when the caller's thread has other work (a pull
+ * decompresses on it).
  */
 #include "store/store-internal.h"
 
+#include <pthread.h>
 #include <sys/stat.h>
+
+/* The async writer's buffer, and how much it takes per turn. */
+#define ASYNC_RING (8u << 20)
+#define ASYNC_CHUNK (1u << 20)
 
 /*
  * Every this many bytes written, start writing them back (without
@@ -22,6 +30,16 @@ struct store_blob_writer {
 	uint64_t size;
 	uint64_t flushed; /* written back up to here (started) */
 	bool failed;
+
+	/* store_blob_async(): a thread hashes and writes from a ring */
+	bool async;
+	pthread_t thread;
+	pthread_mutex_t mu;
+	pthread_cond_t cond; /* either side waits on it */
+	unsigned char *ring;
+	uint64_t fed, done; /* bytes put in the ring; hashed and written */
+	bool quit;
+	int werr; /* errno of a failed write (under mu) */
 };
 
 struct store_blob_writer *store_blob_begin(struct store *s, struct error **err)
@@ -43,6 +61,136 @@ struct store_blob_writer *store_blob_begin(struct store *s, struct error **err)
 	return w;
 }
 
+/* Write and hash len bytes at offset `at` of the blob; errno on failure. */
+static int put(struct store_blob_writer *w, const void *buf, size_t len,
+	       uint64_t at)
+{
+	if (store_write_all(w->fd, buf, len) < 0)
+		return -1;
+	store_sha256_update(&w->h, buf, len);
+	at += len;
+	if (at - w->flushed >= WRITEBACK_EVERY) {
+		/* best effort: the fsync in store_blob_commit() checks */
+		sync_file_range(w->fd, w->flushed, at - w->flushed,
+				SYNC_FILE_RANGE_WRITE);
+		w->flushed = at;
+	}
+	return 0;
+}
+
+static void *async_writer(void *data)
+{
+	struct store_blob_writer *w = data;
+	pthread_setname_np(pthread_self(), "kiln-blob");
+	pthread_mutex_lock(&w->mu);
+	for (;;) {
+		while (w->fed == w->done && !w->quit)
+			pthread_cond_wait(&w->cond, &w->mu);
+		if (w->fed == w->done || w->werr)
+			break;
+		uint64_t at = w->done;
+		size_t off = at % ASYNC_RING;
+		size_t n = (size_t)(w->fed - at);
+		if (n > ASYNC_RING - off)
+			n = ASYNC_RING - off;
+		if (n > ASYNC_CHUNK)
+			n = ASYNC_CHUNK;
+		pthread_mutex_unlock(&w->mu);
+		/* [at, at + n) stays put until done moves past it */
+		int e = put(w, w->ring + off, n, at) < 0 ? errno : 0;
+		pthread_mutex_lock(&w->mu);
+		w->werr = e;
+		w->done += n;
+		pthread_cond_broadcast(&w->cond);
+	}
+	w->quit = true;
+	pthread_cond_broadcast(&w->cond);
+	pthread_mutex_unlock(&w->mu);
+	return NULL;
+}
+
+void store_blob_async(struct store_blob_writer *w)
+{
+	if (w->async || w->size)
+		return;
+	pthread_mutex_init(&w->mu, NULL);
+	pthread_cond_init(&w->cond, NULL);
+	w->ring = xmalloc(ASYNC_RING);
+	/* without the thread, the writes stay on the caller's */
+	if (pthread_create(&w->thread, NULL, async_writer, w)) {
+		free(w->ring);
+		w->ring = NULL;
+		pthread_mutex_destroy(&w->mu);
+		pthread_cond_destroy(&w->cond);
+		return;
+	}
+	w->async = true;
+}
+
+/*
+ * Wait until everything fed is written (`stop`: and end the thread);
+ * -1 with errno if a write failed.
+ */
+static int async_wait(struct store_blob_writer *w, bool stop)
+{
+	if (!w->async)
+		return 0;
+	pthread_mutex_lock(&w->mu);
+	while (w->done != w->fed && !w->werr && !w->quit)
+		pthread_cond_wait(&w->cond, &w->mu);
+	int e = w->werr;
+	if (stop) {
+		w->quit = true;
+		pthread_cond_broadcast(&w->cond);
+	}
+	pthread_mutex_unlock(&w->mu);
+	if (stop) {
+		pthread_join(w->thread, NULL);
+		pthread_mutex_destroy(&w->mu);
+		pthread_cond_destroy(&w->cond);
+		free(w->ring);
+		w->ring = NULL;
+		w->async = false;
+	}
+	if (e) {
+		errno = e;
+		return -1;
+	}
+	return 0;
+}
+
+static int async_feed(struct store_blob_writer *w, const unsigned char *p,
+		      size_t len)
+{
+	while (len) {
+		pthread_mutex_lock(&w->mu);
+		while (w->fed - w->done == ASYNC_RING && !w->werr)
+			pthread_cond_wait(&w->cond, &w->mu);
+		int e = w->werr;
+		size_t room = ASYNC_RING - (size_t)(w->fed - w->done);
+		size_t tail = w->fed % ASYNC_RING;
+		pthread_mutex_unlock(&w->mu);
+		if (e) {
+			errno = e;
+			return -1;
+		}
+		/* [tail, tail + n) is ours until fed moves past it */
+		size_t n = room;
+		if (n > ASYNC_RING - tail)
+			n = ASYNC_RING - tail;
+		if (n > len)
+			n = len;
+		memcpy(w->ring + tail, p, n);
+		pthread_mutex_lock(&w->mu);
+		w->fed += n;
+		pthread_cond_broadcast(&w->cond);
+		pthread_mutex_unlock(&w->mu);
+		p += n;
+		len -= n;
+	}
+	return 0;
+}
+
 int store_blob_write(struct store_blob_writer *w, const void *buf, size_t len,
 		     struct error **err)
 {
@@ -50,20 +198,14 @@ int store_blob_write(struct store_blob_writer *w, const void *buf, size_t len,
 		error_set(err, KILN_EINTERNAL, "blob writer failed earlier");
 		return -1;
 	}
-	if (store_write_all(w->fd, buf, len) < 0) {
+	int r = w->async ? async_feed(w, buf, len) : put(w, buf, len, w->size);
+	if (r < 0) {
 		w->failed = true;
 		error_set_errno(err, "write '%s/tmp/%s'", w->s->root,
 				w->tmpname);
 		return -1;
 	}
-	store_sha256_update(&w->h, buf, len);
 	w->size += len;
-	if (w->size - w->flushed >= WRITEBACK_EVERY) {
-		/* best effort: the fsync in store_blob_commit() checks */
-		sync_file_range(w->fd, w->flushed, w->size - w->flushed,
-				SYNC_FILE_RANGE_WRITE);
-		w->flushed = w->size;
-	}
 	return 0;
 }
 
@@ -72,8 +214,10 @@ uint64_t store_blob_written(const struct store_blob_writer *w)
 	return w->size;
 }
 
-void store_blob_peek_digest(const struct store_blob_writer *w, char *out)
+void store_blob_peek_digest(struct store_blob_writer *w, char *out)
 {
+	/* a failed write shows as a wrong digest (and fails the commit) */
+	async_wait(w, false);
 	store_sha256_peek(&w->h, out);
 }
 
@@ -81,6 +225,13 @@ void store_blob_abort(struct store_blob_writer *w)
 {
 	if (!w)
 		return;
+	if (w->async) {
+		pthread_mutex_lock(&w->mu);
+		w->werr = w->werr ? w->werr : ECANCELED; /* stop writing */
+		pthread_cond_broadcast(&w->cond);
+		pthread_mutex_unlock(&w->mu);
+		async_wait(w, true);
+	}
 	if (w->fd >= 0)
 		close(w->fd);
 	unlinkat(w->s->tmp_fd, w->tmpname, 0);
@@ -96,6 +247,11 @@ int store_blob_commit(struct store_blob_writer *w, const char *expected,
 	char got[STORE_DIGEST_MAX];
 	if (w->failed) {
 		error_set(err, KILN_EINTERNAL, "blob writer failed earlier");
+		store_blob_abort(w);
+		return -1;
+	}
+	if (async_wait(w, true) < 0) {
+		error_set_errno(err, "write '%s/tmp/%s'", s->root, w->tmpname);
 		store_blob_abort(w);
 		return -1;
 	}

@@ -247,6 +247,9 @@ void store_ingest_unpack(struct store_ingest *in, const char *diffid,
 	if (in->route != ROUTE_UNDECIDED || in->head_len)
 		BUG("store_ingest_unpack after the first write");
 	in->unpack = true;
+	/* this thread decompresses: the blob is hashed and written on another
+	 */
+	store_blob_async(in->blob);
 	free(in->want_diffid);
 	in->want_diffid = diffid ? xstrdup(diffid) : NULL;
 	free(in->what);

@@ -142,7 +142,7 @@ int store_extract_commit(struct store_extract *x, const char *diffid,
 void store_extract_abort(struct store_extract *x);
 
 /* The digest of what a blob writer was given so far. */
-void store_blob_peek_digest(const struct store_blob_writer *w, char *out);
+void store_blob_peek_digest(struct store_blob_writer *w, char *out);
 
 /* ------------------------------------------------------------ misc */
 

@@ -141,6 +141,12 @@ int store_blob_write(struct store_blob_writer *w, const void *buf, size_t len,
 /* Bytes written so far. */
 uint64_t store_blob_written(const struct store_blob_writer *w);
 /*
+ * From now on hash and write on a thread of the writer's own, so that
+ * store_blob_write() only copies (into an 8 MB ring); before the first
+ * write only, else ignored.  Commit and abort end the thread.
+ */
+void store_blob_async(struct store_blob_writer *w);
+/*
  * fsync the data, compare the digest with `expected` (when not NULL; a
  * mismatch is KILN_ECORRUPT), rename into blobs/sha256/ (keeping an existing
  * copy), fsync the directory.  On success the digest is written to `digest`
