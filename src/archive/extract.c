@@ -46,6 +46,13 @@ struct extractor {
 	/* One cached parent directory: its path and an fd on it. */
 	char *cache_path;
 	int cache_fd;
+	/*
+	 * The owner a node created in it gets: our fsuid, and its group if
+	 * it is setgid, else our fsgid.  A chown to that is skipped.
+	 */
+	uid_t new_uid;
+	gid_t new_gid;
+	bool new_known; /* the two above are valid for cache_fd */
 	bool cache_stale; /* something was removed: drop before next use */
 	unsigned char *buf;
 };
@@ -136,6 +143,7 @@ static void cache_drop(struct extractor *x)
 	if (x->cache_fd >= 0)
 		close(x->cache_fd);
 	x->cache_fd = -1;
+	x->new_known = false;
 	free(x->cache_path);
 	x->cache_path = NULL;
 	x->cache_stale = false;
@@ -220,6 +228,12 @@ static int open_parent(struct extractor *x, const char *path, size_t len,
 	}
 	x->cache_fd = fd;
 	x->cache_path = strbuf_detach(&dir, NULL);
+	struct stat st;
+	if (x->chown && fstat(fd, &st) == 0) {
+		x->new_uid = geteuid();
+		x->new_gid = st.st_mode & S_ISGID ? st.st_gid : getegid();
+		x->new_known = true;
+	}
 	return fd;
 }
 
@@ -334,9 +348,11 @@ static int apply_xattrs(struct extractor *x, struct archive_entry *ent, int fd,
  * Owner, then mode (chown clears setuid bits and security.capability),
  * then xattrs.  With an fd everything goes through it; otherwise the
  * *at calls use AT_SYMLINK_NOFOLLOW on the name we just created.
+ * `created`: the node was just made in the cached parent, so it has the
+ * owner open_parent() predicted, and a chown to that is left out.
  */
 static int apply_meta(struct extractor *x, struct archive_entry *ent, int fd,
-		      int pfd, const char *name, const char *path,
+		      int pfd, const char *name, const char *path, bool created,
 		      struct error **err)
 {
 	mode_t type = archive_entry_filetype(ent);
@@ -344,7 +360,12 @@ static int apply_meta(struct extractor *x, struct archive_entry *ent, int fd,
 	uid_t uid = archive_entry_uid(ent);
 	gid_t gid = archive_entry_gid(ent);
 
-	if (x->chown) {
+	bool as_made = created && x->new_known && pfd == x->cache_fd &&
+		       uid == x->new_uid && gid == x->new_gid;
+	/* a directory's new mode or owner may change what its children get */
+	if (type == AE_IFDIR)
+		x->new_known = false;
+	if (x->chown && !as_made) {
 		int r = fd >= 0 ? fchown(fd, uid, gid)
 				: fchownat(pfd, name, uid, gid,
 					   AT_SYMLINK_NOFOLLOW);
@@ -655,7 +676,7 @@ static int extract_entry(struct extractor *x, struct archive *a,
 				  "entry '%s': cannot replace the root", raw);
 			return -1;
 		}
-		if (apply_meta(x, ent, x->rootfd, -1, ".", "/", err) < 0)
+		if (apply_meta(x, ent, x->rootfd, -1, ".", "/", false, err) < 0)
 			return -1;
 		record_dir(x, "", entry_mtime(ent));
 		return 0;
@@ -718,7 +739,7 @@ static int extract_entry(struct extractor *x, struct archive *a,
 			error_set_errno(err, "truncate '%s'", path->buf);
 			return -1;
 		}
-		if (apply_meta(x, ent, fd, pfd, base, path->buf, err) < 0)
+		if (apply_meta(x, ent, fd, pfd, base, path->buf, true, err) < 0)
 			return -1;
 		if (futimens(fd, ts) < 0) {
 			error_set_errno(err, "utimes '%s'", path->buf);
@@ -738,7 +759,8 @@ static int extract_entry(struct extractor *x, struct archive *a,
 			error_set_errno(err, "open '%s'", path->buf);
 			return -1;
 		}
-		if (apply_meta(x, ent, fd, pfd, base, path->buf, err) < 0)
+		if (apply_meta(x, ent, fd, pfd, base, path->buf, !kept, err) <
+		    0)
 			return -1;
 		record_dir(x, path->buf, mt);
 		break;
@@ -756,7 +778,7 @@ static int extract_entry(struct extractor *x, struct archive *a,
 			error_set_errno(err, "symlink '%s'", path->buf);
 			return -1;
 		}
-		if (apply_meta(x, ent, -1, pfd, base, path->buf, err) < 0)
+		if (apply_meta(x, ent, -1, pfd, base, path->buf, true, err) < 0)
 			return -1;
 		if (utimensat(pfd, base, ts, AT_SYMLINK_NOFOLLOW) < 0) {
 			error_set_errno(err, "utimes '%s'", path->buf);
@@ -780,7 +802,7 @@ static int extract_entry(struct extractor *x, struct archive *a,
 			error_set_errno(err, "mknod '%s'", path->buf);
 			return -1;
 		}
-		if (apply_meta(x, ent, -1, pfd, base, path->buf, err) < 0)
+		if (apply_meta(x, ent, -1, pfd, base, path->buf, true, err) < 0)
 			return -1;
 		if (utimensat(pfd, base, ts, AT_SYMLINK_NOFOLLOW) < 0) {
 			error_set_errno(err, "utimes '%s'", path->buf);

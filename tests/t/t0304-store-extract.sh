@@ -32,6 +32,47 @@ test_expect_success 'gzip and zstd input are extracted too' '
 	test -z "$(ls -A "$TRASH/gz/tmp")"
 '
 
+test_expect_success ROOT 'owners as the tar says, setgid directories or not' '
+	python3 - owners.tar <<-\PY &&
+	import io, sys, tarfile
+	t = tarfile.open(sys.argv[1], "w", format=tarfile.PAX_FORMAT)
+	def add(name, kind=tarfile.REGTYPE, mode=0o644, uid=0, gid=0, link=""):
+	    i = tarfile.TarInfo(name)
+	    i.type, i.mode, i.uid, i.gid, i.linkname = kind, mode, uid, gid, link
+	    t.addfile(i, io.BytesIO(b"") if kind == tarfile.REGTYPE else None)
+	add("./", tarfile.DIRTYPE, 0o2775, 0, 50)
+	add("top", gid=0)
+	add("late/a", gid=0)
+	add("late", tarfile.DIRTYPE, 0o2775, 0, 50)
+	add("late/b", gid=0)
+	add("sg", tarfile.DIRTYPE, 0o2775, 0, 50)
+	add("sg/same", gid=50)
+	add("sg/root", gid=0)
+	add("sg/sub", tarfile.DIRTYPE, 0o755, 0, 0)
+	add("sg/link", tarfile.SYMTYPE, 0o777, 0, 0, "same")
+	add("plain/other", uid=1234, gid=5678)
+	t.close()
+	PY
+	kiln import owners.tar owners:1 >/dev/null &&
+	l=$KILN_ROOT/layers/$(diffid_of owners:1 | cut -c8-) &&
+	(cd "$l" && stat -c "%n %u:%g %a" . top late late/a late/b sg sg/same \
+		sg/root sg/sub plain/other && stat -c "%n %u:%g" sg/link) >got &&
+	cat >want <<-\EOF &&
+	. 0:50 2775
+	top 0:0 644
+	late 0:50 2775
+	late/a 0:0 644
+	late/b 0:0 644
+	sg 0:50 2775
+	sg/same 0:50 644
+	sg/root 0:0 644
+	sg/sub 0:0 755
+	plain/other 1234:5678 644
+	sg/link 0:0
+	EOF
+	test_cmp want got
+'
+
 test_expect_success 'a layer dir that exists is kept' '
 	d=$(diffid_of bb:1) &&
 	ino=$(stat -c %i "$KILN_ROOT/layers/${d#sha256:}") &&
