@@ -611,7 +611,7 @@ int store_fsck(struct store *s, bool repair, struct strvec *problems,
 	}
 	for_each_entry(s->root_fd, "blobs/sha256", s, fsck_blob, &f);
 	/* sync what this boot wrote; drop what earlier boots left unsynced */
-	store_layers_settle(s, true);
+	store_layers_settle(s, STORE_SETTLE_ALL);
 	for_each_entry(s->root_fd, "unsynced", s, fsck_marker, &f);
 	for_each_entry(s->root_fd, "layers", s, fsck_layerdir, &f);
 	for_each_entry(s->root_fd, "layerinfo", s, fsck_layerinfo, &f);

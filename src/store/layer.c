@@ -22,7 +22,7 @@
 #include <time.h>
 
 /*
- * A marker older than this is settled by the next store_open(): the
+ * A marker older than this is settled by the next writer: the
  * kernel has written the tree back by then (dirty_expire_centisecs is 30
  * s by default), so the syncfs that confirms it costs next to nothing.
  */
@@ -207,7 +207,7 @@ static size_t read_markers(struct store *s, struct marker **out)
 	return nr;
 }
 
-void store_layers_settle(struct store *s, bool now)
+void store_layers_settle(struct store *s, enum store_settle how)
 {
 	struct marker *m;
 	size_t nr = read_markers(s, &m);
@@ -221,7 +221,8 @@ void store_layers_settle(struct store *s, bool now)
 			stale = true;
 			continue;
 		}
-		if (!now && t - m[i].mtime < SETTLE_AFTER)
+		if (how == STORE_SETTLE_STALE ||
+		    (how == STORE_SETTLE_AGED && t - m[i].mtime < SETTLE_AFTER))
 			continue;
 		/* one syncfs covers every tree written before it started */
 		if (!synced && syncfs(s->root_fd) < 0)

@@ -311,7 +311,7 @@ struct store *store_open(const char *root, struct error **err)
 	    store_write_atomic(s, s->root_fd, "index.json", EMPTY_INDEX,
 			       strlen(EMPTY_INDEX), "index.json", err) < 0)
 		goto fail;
-	store_layers_settle(s, false);
+	store_layers_settle(s, STORE_SETTLE_STALE);
 	return s;
 fail:
 	error_wrap(err, "store");
@@ -355,7 +355,11 @@ int store_lock_for_write(struct store *s, struct error **err)
 {
 	if (s->lock_mode)
 		return 0;
-	return store_lock(s, LOCK_SH, err);
+	if (store_lock(s, LOCK_SH, err) < 0)
+		return -1;
+	/* writers, not readers, pay for settling (a syncfs may wait) */
+	store_layers_settle(s, STORE_SETTLE_AGED);
+	return 0;
 }
 
 /* ------------------------------------------------------------ layerinfo */

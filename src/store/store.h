@@ -424,14 +424,21 @@ int store_layer_commit(struct store *s, const char *staging, const char *diffid,
 		       struct error **err);
 /*
  * Layer trees are renamed into place before they are on disk, each with
- * an unsynced/<hex> marker naming the boot it was written in.  Markers of
- * this boot older than 30 s (all of them when `now`) are removed after one
- * syncfs; trees of earlier boots' markers may have been torn by a crash
- * and are removed (under the exclusive lock, skipped if another process
- * holds the store), to be extracted again from their blobs.  store_open()
- * calls it; best effort, errors leave the markers for a later call.
+ * an unsynced/<hex> marker naming the boot it was written in.  Trees of
+ * earlier boots' markers may have been torn by a crash: they are removed
+ * (under the exclusive lock; skipped while another process holds the
+ * store) and extracted again from their blobs when needed.  Markers of
+ * this boot are removed after one syncfs: none (STALE: store_open()),
+ * those older than 30 s (AGED: the first write lock of a process, when
+ * the kernel has long written the trees back), or all (ALL: kiln fsck).
+ * Best effort: errors leave the markers for a later call.
  */
-void store_layers_settle(struct store *s, bool now);
+enum store_settle {
+	STORE_SETTLE_STALE,
+	STORE_SETTLE_AGED,
+	STORE_SETTLE_ALL,
+};
+void store_layers_settle(struct store *s, enum store_settle how);
 /* Remove layers/<hex> and its marker, if any (gc, prune, rollback). */
 void store_layer_remove(struct store *s, const char *hex);
 /* Remove a staging directory (after a failed extraction). */
