@@ -168,19 +168,15 @@ static int async_feed(struct store_blob_writer *w, const unsigned char *p,
 			pthread_cond_wait(&w->cond, &w->mu);
 		int e = w->werr;
 		size_t room = ASYNC_RING - (size_t)(w->fed - w->done);
-		size_t tail = w->fed % ASYNC_RING;
+		uint64_t fed = w->fed;
 		pthread_mutex_unlock(&w->mu);
 		if (e) {
 			errno = e;
 			return -1;
 		}
-		/* [tail, tail + n) is ours until fed moves past it */
-		size_t n = room;
-		if (n > ASYNC_RING - tail)
-			n = ASYNC_RING - tail;
-		if (n > len)
-			n = len;
-		memcpy(w->ring + tail, p, n);
+		/* the room after fed is ours until fed moves past it */
+		size_t n =
+			store_ring_put(w->ring, ASYNC_RING, fed, room, p, len);
 		pthread_mutex_lock(&w->mu);
 		w->fed += n;
 		pthread_cond_broadcast(&w->cond);

@@ -227,7 +227,7 @@ int store_extract_feed(struct store_extract *x, const void *buf, size_t len,
 		}
 		bool done = x->done;
 		size_t room = ring_room(x);
-		size_t tail = x->fed % RING_SIZE;
+		uint64_t fed = x->fed;
 		pthread_mutex_unlock(&x->mu);
 		if (done) {
 			/* the extractor stopped before the end: its error */
@@ -239,13 +239,9 @@ int store_extract_feed(struct store_extract *x, const void *buf, size_t len,
 			x->ret = -1;
 			return -1;
 		}
-		/* [tail, tail + room) is ours until we publish it */
-		size_t n = room;
-		if (n > RING_SIZE - tail)
-			n = RING_SIZE - tail;
-		if (n > len)
-			n = len;
-		memcpy(x->ring + tail, p, n);
+		/* the room after fed is ours until we publish it */
+		size_t n =
+			store_ring_put(x->ring, RING_SIZE, fed, room, p, len);
 		pthread_mutex_lock(&x->mu);
 		if (x->reader_waits)
 			pthread_cond_signal(&x->readable);

@@ -26,6 +26,14 @@ int store_write_atomic(struct store *s, int dirfd, const char *name,
 int store_write_atomic_ex(struct store *s, int dirfd, const char *name,
 			  const void *buf, size_t len, const char *what,
 			  bool *renamed, struct error **err);
+/*
+ * Single-producer rings (extract.c, blob.c): copy the first bytes of p
+ * (at most len) into the `room` free bytes of ring (`size` bytes) that
+ * follow stream offset `fed`, without wrapping; returns how many.  The
+ * caller owns that region until it publishes the new offset.
+ */
+size_t store_ring_put(unsigned char *ring, size_t size, uint64_t fed,
+		      size_t room, const void *p, size_t len);
 /* Total size of regular files under dirfd/name. */
 uint64_t store_du_at(int dirfd, const char *name);
 /* Parse "sha256:<hex>" → hex pointer into d, NULL if invalid. */

@@ -135,6 +135,19 @@ fail:
 	return -1;
 }
 
+size_t store_ring_put(unsigned char *ring, size_t size, uint64_t fed,
+		      size_t room, const void *p, size_t len)
+{
+	size_t tail = fed % size;
+	size_t n = room;
+	if (n > size - tail)
+		n = size - tail;
+	if (n > len)
+		n = len;
+	memcpy(ring + tail, p, n);
+	return n;
+}
+
 uint64_t store_du_at(int parent, const char *name)
 {
 	struct stat st;
