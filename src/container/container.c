@@ -8,6 +8,7 @@
 #include "container/container.h"
 #include "store/store.h"
 #include "archive/archive.h"
+#include "sandbox/sandbox.h"
 
 #include <dirent.h>
 #include <signal.h>
@@ -542,8 +543,9 @@ int container_remove(struct container *c, bool force, struct error **err)
 	/* the record first: a half-removed container is gone for ps */
 	cleanup_free char *cfg = xstrfmt("%s/config.json", c->id);
 	unlinkat(dfd, cfg, 0);
-	if (rm_rf_at(dfd, c->id) < 0) {
-		error_set_errno(err, "remove '%s'", c->dir);
+	/* rootless: a container's other users own files of its layer */
+	if (sandbox_remove_tree(dfd, c->id, err) < 0) {
+		error_wrap(err, "remove container '%s'", c->id);
 		return -1;
 	}
 	return 0;

@@ -202,6 +202,16 @@ int sandbox_resolve_user(int rootfd, const char *spec, uid_t *uid, gid_t *gid,
 			 gid_t **groups, size_t *groups_nr, struct error **err);
 
 /*
+ * Remove dirfd/name and everything under it, as rm_rf_at() does, also
+ * when a rootless container wrote it: files of the user's subordinate ids
+ * (a container's non-root users) can be removed only from inside a user
+ * namespace with the mapping sandbox_run() gives containers, so when the
+ * plain removal is refused and we are not root, a forked helper removes
+ * what is left from inside such a namespace.  -1 with *err on failure.
+ */
+int sandbox_remove_tree(int dirfd, const char *name, struct error **err);
+
+/*
  * Parse a capability name ("CAP_CHOWN" or "chown") into its number;
  * -1 when unknown.
  */

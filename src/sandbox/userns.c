@@ -7,6 +7,7 @@
 #include "sandbox/sandbox-internal.h"
 
 #include <pwd.h>
+#include <sched.h>
 #include <sys/wait.h>
 
 #include "base/banned.h"
@@ -244,5 +245,98 @@ int sandbox_userns_write_maps(const struct sandbox_plan *plan, pid_t pid,
 			  : 0;
 	strbuf_release(&u);
 	strbuf_release(&g);
+	return ret;
+}
+
+/*
+ * The helper: unshare the user namespace, wait until the parent wrote the
+ * maps (we are root in it then, with CAP_DAC_OVERRIDE over every mapped
+ * owner), remove.  Reports through its exit status only.
+ */
+static void child_remove_tree(int dirfd, const char *name, int ready, int go)
+{
+	char c = 0;
+	if (unshare(CLONE_NEWUSER) < 0 || write(ready, &c, 1) != 1)
+		_exit(2);
+	if (read(go, &c, 1) != 1 || c != 1)
+		_exit(2);
+	if (setresgid(0, 0, 0) < 0 || setresuid(0, 0, 0) < 0)
+		_exit(2);
+	_exit(rm_rf_at(dirfd, name) < 0 ? 1 : 0);
+}
+
+int sandbox_remove_tree(int dirfd, const char *name, struct error **err)
+{
+	if (!rm_rf_at(dirfd, name) || errno == ENOENT)
+		return 0;
+	int e = errno;
+	struct sandbox sb;
+	struct sandbox_plan plan = { 0 };
+	if (geteuid() == 0 || (e != EACCES && e != EPERM && e != ENOTEMPTY)) {
+		errno = e;
+		error_set_errno(err, "remove '%s'", name);
+		return -1;
+	}
+	sandbox_init(&sb);
+	sb.userns = SANDBOX_USERNS_ALWAYS;
+	int ret = sandbox_userns_plan(&sb, &plan, err);
+	sandbox_release(&sb);
+	if (ret < 0 || !plan.use_newidmap) {
+		/* without subordinate ids nobody else could own a file */
+		sandbox_plan_release(&plan);
+		if (!ret) {
+			errno = e;
+			error_set_errno(err, "remove '%s'", name);
+		}
+		return -1;
+	}
+	int ready[2], go[2];
+	if (pipe2(ready, O_CLOEXEC) < 0) {
+		error_set_errno(err, "pipe");
+		sandbox_plan_release(&plan);
+		return -1;
+	}
+	if (pipe2(go, O_CLOEXEC) < 0) {
+		error_set_errno(err, "pipe");
+		close(ready[0]);
+		close(ready[1]);
+		sandbox_plan_release(&plan);
+		return -1;
+	}
+	pid_t pid = fork();
+	if (pid == 0) {
+		close(ready[0]);
+		close(go[1]);
+		child_remove_tree(dirfd, name, ready[1], go[0]);
+	}
+	close(ready[1]);
+	close(go[0]);
+	char c = 0;
+	ret = -1;
+	if (pid < 0) {
+		error_set_errno(err, "fork");
+	} else if (read(ready[0], &c, 1) != 1) {
+		error_set(err, KILN_EINTERNAL,
+			  "remove '%s': cannot create a user namespace", name);
+	} else if (sandbox_userns_write_maps(&plan, pid, err) == 0) {
+		c = 1;
+		ret = write(go[1], &c, 1) == 1 ? 0 : -1;
+	}
+	close(ready[0]);
+	close(go[1]);
+	int st = 0;
+	while (pid > 0 && waitpid(pid, &st, 0) < 0 && errno == EINTR)
+		;
+	if (!ret && !(WIFEXITED(st) && WEXITSTATUS(st) == 0)) {
+		error_set(err, KILN_EINTERNAL,
+			  "remove '%s' in a user namespace: %s", name,
+			  WIFEXITED(st) && WEXITSTATUS(st) == 1 ? "some files "
+								  "could not "
+								  "be removed"
+								: "the helper "
+								  "failed");
+		ret = -1;
+	}
+	sandbox_plan_release(&plan);
 	return ret;
 }

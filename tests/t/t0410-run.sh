@@ -383,4 +383,16 @@ test_expect_success SUBUID 'rootless: a non-root user with subuid ranges runs a 
 	! grep -q "$TRASH" /proc/self/mountinfo
 '
 
+test_expect_success SUBUID 'rootless: rm removes what the container'"'"'s other users wrote' '
+	as_user "$KILN_BIN" run --network none -u 1000 --name rl-keep busybox \
+		sh -c "mkdir -p /tmp/d/e && echo x >/tmp/d/f && echo y >/tmp/d/e/g" &&
+	test -n "$(ls -A "$TRASH/rl-store/containers" | grep -v "^lock$")" &&
+	as_user "$KILN_BIN" rm rl-keep >out &&
+	test_grep "^rl-keep$" out &&
+	as_user "$KILN_BIN" run --rm --network none -u 1000 busybox \
+		sh -c "mkdir /tmp/d2 && echo x >/tmp/d2/f" &&
+	test -z "$(ls -A "$TRASH/rl-store/containers" | grep -v "^lock$")" &&
+	! grep -q "$TRASH" /proc/self/mountinfo
+'
+
 test_done
