@@ -285,6 +285,13 @@ void arena_release(struct arena *a);
  */
 int rm_rf_at(int dirfd, const char *name);
 
+/*
+ * Create directory `path` and any missing parents with `mode` (as
+ * mkdir -p; an existing directory is success).  Returns 0, or -1 with
+ * errno set and `path` left as far as it got.
+ */
+int mkdir_p(const char *path, mode_t mode);
+
 /* ---------------------------------------------------------------- misc */
 
 static inline bool starts_with(const char *s, const char *prefix)

@@ -51,3 +51,19 @@ int rm_rf_at(int dirfd, const char *name)
 		errno = saved;
 	return ret;
 }
+
+int mkdir_p(const char *path, mode_t mode)
+{
+	cleanup_free char *p = xstrdup(path);
+	for (char *q = p + 1; *q; q++) {
+		if (*q != '/')
+			continue;
+		*q = '\0';
+		if (mkdir(p, mode) < 0 && errno != EEXIST)
+			return -1;
+		*q = '/';
+	}
+	if (mkdir(p, mode) < 0 && errno != EEXIST)
+		return -1;
+	return 0;
+}

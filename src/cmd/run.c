@@ -284,11 +284,12 @@ static int add_volume(struct sandbox *sb, const char *spec)
 				     "invalid mode: %s",
 				     spec, o);
 	}
+	/* as docker: a missing -v source is created as a directory */
 	struct stat st;
-	if (stat(copy, &st) < 0)
-		return error("invalid mount config for type \"bind\": bind "
-			     "source path does not exist: %s",
-			     copy);
+	if (stat(copy, &st) < 0 && mkdir_p(copy, 0755) < 0)
+		return error("error while creating mount source path '%s': "
+			     "mkdir %s: %s",
+			     copy, copy, strerror(errno));
 	sandbox_add_bind(sb, copy, dst, ro);
 	return 0;
 }

@@ -214,8 +214,6 @@ void sandbox_term_restore(int fd, const void *saved);
 void sandbox_pty_copy_winsize(int from, int to);
 
 /* misc */
-int sandbox_mkdir_p(const char *path, mode_t mode);
-/* Remove a tree we created (no symlinks followed). */
 /* PATH search for a host program; NULL when missing. */
 char *sandbox_which(const char *name);
 

@@ -458,22 +458,6 @@ int sandbox_describe(const struct sandbox *sb, struct strbuf *out,
 
 /* ---------------------------------------------------------------- helpers */
 
-int sandbox_mkdir_p(const char *path, mode_t mode)
-{
-	cleanup_free char *p = xstrdup(path);
-	for (char *s = p + 1; *s; s++) {
-		if (*s != '/')
-			continue;
-		*s = '\0';
-		if (mkdir(p, mode) < 0 && errno != EEXIST)
-			return -1;
-		*s = '/';
-	}
-	if (mkdir(p, mode) < 0 && errno != EEXIST)
-		return -1;
-	return 0;
-}
-
 char *sandbox_which(const char *name)
 {
 	if (strchr(name, '/'))

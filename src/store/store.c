@@ -208,26 +208,6 @@ char *store_default_root(void)
 	return xstrfmt("%s/.local/share/kiln", v && *v ? v : "/");
 }
 
-static int mkdir_p(const char *path, struct error **err)
-{
-	cleanup_free char *p = xstrdup(path);
-	for (char *q = p + 1; *q; q++) {
-		if (*q != '/')
-			continue;
-		*q = '\0';
-		if (mkdir(p, 0755) < 0 && errno != EEXIST) {
-			error_set_errno(err, "mkdir '%s'", p);
-			return -1;
-		}
-		*q = '/';
-	}
-	if (mkdir(p, 0755) < 0 && errno != EEXIST) {
-		error_set_errno(err, "mkdir '%s'", p);
-		return -1;
-	}
-	return 0;
-}
-
 static bool dir_is_empty(int fd)
 {
 	int dfd = fcntl(fd, F_DUPFD_CLOEXEC, 3);
@@ -268,8 +248,10 @@ struct store *store_open(const char *root, struct error **err)
 	cleanup_free char *def = root ? NULL : store_default_root();
 	if (!root)
 		root = def;
-	if (mkdir_p(root, err) < 0)
+	if (mkdir_p(root, 0755) < 0) {
+		error_set_errno(err, "mkdir '%s'", root);
 		return NULL;
+	}
 	struct store *s = xcalloc(1, sizeof(*s));
 	strvec_init(&s->created);
 	strvec_init(&s->created_layers);

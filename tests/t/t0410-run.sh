@@ -191,6 +191,13 @@ run_test '-v src:dst:ro is read-only, -v src:dst writable' '
 	test -e "$TRASH/data-$EX/g"
 '
 
+run_test 'a missing -v source is created as a directory, as docker does' '
+	rm -rf "$TRASH/made-$EX" &&
+	kr --rm -v "$TRASH/made-$EX/a/b:/data" busybox sh -c "echo x >/data/f" &&
+	test -d "$TRASH/made-$EX/a/b" &&
+	test "$(cat "$TRASH/made-$EX/a/b/f")" = x
+'
+
 run_test 'environment: image, then --env-file, then -e' '
 	printf "# comment\n\nB=file\nC=file\nFROMENV\n" >envfile &&
 	FROMENV=host D=host kr --rm --env-file envfile -e C=cli -e D -e UNSET_HERE envimg env >out &&
@@ -270,8 +277,8 @@ test_expect_success 'bad input: one clear line and docker'"'"'s status' '
 	test $(wc -l <err) = 1 &&
 	test_must_fail 125 kiln run --rm -u nobody-here busybox true 2>err &&
 	test_grep "unable to find user nobody-here: no matching entries in passwd file" err &&
-	test_must_fail 125 kiln run --rm -v /no/such/dir:/x busybox true 2>err &&
-	test_grep "bind source path does not exist: /no/such/dir" err &&
+	test_must_fail 125 kiln run --rm -v /proc/kiln-no-such/dir:/x busybox true 2>err &&
+	test_grep "error while creating mount source path ./proc/kiln-no-such/dir.: mkdir /proc/kiln-no-such/dir: No such file or directory" err &&
 	test_must_fail 125 kiln run --rm --isolation=oci --runtime=kiln-no-such-runtime busybox true 2>err &&
 	test_grep "runtime \"kiln-no-such-runtime\" not found" err &&
 	test_must_fail 125 kiln run --rm --network=bridge busybox true 2>err &&

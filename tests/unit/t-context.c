@@ -56,17 +56,10 @@ static void write_file(const char *rel, const char *content)
 	fclose(f);
 }
 
-static void mkdir_p(const char *rel)
+static void mkdir_in_tmp(const char *rel)
 {
 	cleanup_free char *p = xstrfmt("%s/%s", tmpdir, rel);
-	for (char *s = p + strlen(tmpdir) + 1; *s; s++) {
-		if (*s == '/') {
-			*s = '\0';
-			mkdir(p, 0755);
-			*s = '/';
-		}
-	}
-	mkdir(p, 0755);
+	mkdir_p(p, 0755);
 }
 
 static void symlink_rel(const char *target, const char *rel)
@@ -346,7 +339,7 @@ static void test_load(int dirfd)
 	context_ignore_free(ig);
 
 	write_file(".dockerignore", "*.log\n");
-	mkdir_p("build");
+	mkdir_in_tmp("build");
 	write_file("build/app.Dockerfile.dockerignore", "# app\n*.tmp\n");
 	ig = context_ignore_load(dirfd, "build/app.Dockerfile", &err);
 	is_str(ig ? context_ignore_source(ig) : NULL,
@@ -391,17 +384,17 @@ static void test_load(int dirfd)
 
 static void build_tree(void)
 {
-	mkdir_p("w/a");
+	mkdir_in_tmp("w/a");
 	write_file("w/a/b", "b");
 	write_file("w/a.txt", "a.txt");
 	write_file("w/README.md", "readme");
 	write_file("w/notes.md", "notes");
-	mkdir_p("w/node_modules/pkg/lib");
+	mkdir_in_tmp("w/node_modules/pkg/lib");
 	write_file("w/node_modules/pkg/lib/index.js", "js");
-	mkdir_p("w/build/out");
+	mkdir_in_tmp("w/build/out");
 	write_file("w/build/keep.txt", "keep");
 	write_file("w/build/out/x.o", "obj");
-	mkdir_p("w/logs/old");
+	mkdir_in_tmp("w/logs/old");
 	write_file("w/logs/old/1.log", "log");
 	write_file("w/logs/2.keep", "k");
 	symlink_rel("/etc", "w/etc-link");
@@ -492,7 +485,7 @@ static void digest_of(const struct context_walk *w, const char *path,
 
 static void test_hash(void)
 {
-	mkdir_p("h/src/sub");
+	mkdir_in_tmp("h/src/sub");
 	write_file("h/hello.txt", "hello\n");
 	write_file("h/src/a.c", "int a;\n");
 	write_file("h/src/sub/b.c", "int b;\n");

@@ -129,7 +129,7 @@ static void test_resolve_user(void)
 	size_t ngroups = 0;
 	struct error *err = NULL;
 
-	sandbox_mkdir_p(etc, 0755);
+	mkdir_p(etc, 0755);
 	char *p = xstrfmt("%s/passwd", etc);
 	write_text(p, "root:x:0:0:root:/root:/bin/sh\n"
 		      "# a comment line\n"
