@@ -50,9 +50,10 @@ struct extractor {
 	 * The owner a node created in it gets: our fsuid, and its group if
 	 * it is setgid, else our fsgid.  A chown to that is skipped.
 	 */
-	uid_t new_uid;
+	uid_t new_uid; /* geteuid(), for every directory */
+	gid_t egid; /* getegid() */
 	gid_t new_gid;
-	bool new_known; /* the two above are valid for cache_fd */
+	bool new_known; /* new_gid is valid for cache_fd */
 	bool cache_stale; /* something was removed: drop before next use */
 	unsigned char *buf;
 };
@@ -230,8 +231,7 @@ static int open_parent(struct extractor *x, const char *path, size_t len,
 	x->cache_path = strbuf_detach(&dir, NULL);
 	struct stat st;
 	if (x->chown && fstat(fd, &st) == 0) {
-		x->new_uid = geteuid();
-		x->new_gid = st.st_mode & S_ISGID ? st.st_gid : getegid();
+		x->new_gid = st.st_mode & S_ISGID ? st.st_gid : x->egid;
 		x->new_known = true;
 	}
 	return fd;
@@ -240,24 +240,22 @@ static int open_parent(struct extractor *x, const char *path, size_t len,
 /* ---------------------------------------------------------------- removal */
 
 /*
- * Opaque directory, applied mode: delete every child of `dirfd` (path
+ * Opaque directory, applied mode: delete every child of `dfd` (path
  * `path`) that this layer did not create; recurse into directories this
  * layer created or passed through, as lower content below them is hidden.
  */
-static int purge_lower(struct extractor *x, int dirfd, struct strbuf *path,
+static int purge_lower(struct extractor *x, int dfd, struct strbuf *path,
 		       struct error **err)
 {
-	int fd = openat(dirfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	DIR *d = fd >= 0 ? fdopendir(fd) : NULL;
+	DIR *d = opendir_at(dfd, ".", 0);
 	struct dirent *de;
 	int ret = 0;
 
 	if (!d) {
 		error_set_errno(err, "opendir '%s'", path->buf);
-		if (fd >= 0)
-			close(fd);
 		return -1;
 	}
+	int fd = dirfd(d);
 	while (!ret && (de = readdir(d))) {
 		if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
 			continue;
@@ -838,7 +836,9 @@ int archive_extract(int rootfd, const struct archive_input *in,
 	x.opts = opts;
 	x.st = stats;
 	x.cache_fd = -1;
-	x.chown = geteuid() == 0 && !opts->no_chown;
+	x.new_uid = geteuid();
+	x.egid = getegid();
+	x.chown = x.new_uid == 0 && !opts->no_chown;
 	x.opaque_xattr = opts->userxattr ? "user.overlay.opaque"
 					 : "trusted.overlay.opaque";
 

@@ -302,16 +302,13 @@ static int walk_dir(struct walker *w, int dirfd, struct strbuf *path,
 		    struct error **err)
 {
 	struct strvec names = STRVEC_INIT;
-	int fd = openat(dirfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	DIR *d = fd >= 0 ? fdopendir(fd) : NULL;
+	DIR *d = opendir_at(dirfd, ".", 0);
 	struct dirent *de;
 	int ret = 0;
 
 	if (!d) {
 		error_set_errno(err, "opendir '%s'",
 				path->len ? path->buf : ".");
-		if (fd >= 0)
-			close(fd);
 		return -1;
 	}
 	while ((de = readdir(d))) {

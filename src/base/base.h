@@ -18,6 +18,7 @@
 #ifndef KILN_BASE_H
 #define KILN_BASE_H
 
+#include <dirent.h>
 #include <errno.h>
 #include <stdarg.h>
 #include <stdbool.h>
@@ -286,11 +287,37 @@ void arena_release(struct arena *a);
 int rm_rf_at(int dirfd, const char *name);
 
 /*
+ * Open directory dirfd/name for readdir() (`flags` adds to O_RDONLY |
+ * O_DIRECTORY | O_CLOEXEC, e.g. O_NOFOLLOW); NULL with errno set.
+ * The caller closedir()s it.
+ */
+DIR *opendir_at(int dirfd, const char *name, int flags);
+/*
+ * The names in directory dirfd/name but "." and "..", sorted, appended
+ * to `out`.  Returns 0, or -1 with errno set (out unchanged).
+ */
+int read_dir_names(int dirfd, const char *name, int flags, struct strvec *out);
+/* Whether dirfd/name is a directory without entries (false on error). */
+bool dir_is_empty_at(int dirfd, const char *name);
+
+/*
  * Create directory `path` and any missing parents with `mode` (as
  * mkdir -p; an existing directory is success).  Returns 0, or -1 with
  * errno set and `path` left as far as it got.
  */
 int mkdir_p(const char *path, mode_t mode);
+
+/* ---------------------------------------------------------------- utf8 */
+
+#define UTF8_RUNE_ERROR 0xFFFDu
+/*
+ * Decode one rune from s[0..n) like Go's utf8.DecodeRune: invalid or
+ * truncated input (overlong forms, surrogates, > U+10FFFF) gives
+ * UTF8_RUNE_ERROR with width 1.  Returns the width; n must be > 0.
+ */
+size_t utf8_decode_rune(const unsigned char *s, size_t n, uint32_t *r);
+/* Go's unicode.IsSpace. */
+bool go_is_space(uint32_t r);
 
 /* ---------------------------------------------------------------- misc */
 

@@ -67,3 +67,64 @@ int mkdir_p(const char *path, mode_t mode)
 		return -1;
 	return 0;
 }
+
+DIR *opendir_at(int dirfd, const char *name, int flags)
+{
+	int fd =
+		openat(dirfd, name, O_RDONLY | O_DIRECTORY | O_CLOEXEC | flags);
+	if (fd < 0)
+		return NULL;
+	DIR *d = fdopendir(fd);
+	if (!d) {
+		int e = errno;
+		close(fd);
+		errno = e;
+	}
+	return d;
+}
+
+static bool dot_or_dotdot(const char *n)
+{
+	return n[0] == '.' && (!n[1] || (n[1] == '.' && !n[2]));
+}
+
+static int cmp_names(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+int read_dir_names(int dirfd, const char *name, int flags, struct strvec *out)
+{
+	DIR *d = opendir_at(dirfd, name, flags);
+	if (!d)
+		return -1;
+	size_t first = out->nr;
+	struct dirent *de;
+	errno = 0;
+	while ((de = readdir(d)))
+		if (!dot_or_dotdot(de->d_name))
+			strvec_push(out, de->d_name);
+	int e = errno;
+	closedir(d);
+	if (e) {
+		while (out->nr > first)
+			strvec_pop(out);
+		errno = e;
+		return -1;
+	}
+	qsort(out->v + first, out->nr - first, sizeof(*out->v), cmp_names);
+	return 0;
+}
+
+bool dir_is_empty_at(int dirfd, const char *name)
+{
+	DIR *d = opendir_at(dirfd, name, 0);
+	if (!d)
+		return false;
+	bool empty = true;
+	struct dirent *de;
+	while (empty && (de = readdir(d)))
+		empty = dot_or_dotdot(de->d_name);
+	closedir(d);
+	return empty;
+}

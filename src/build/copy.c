@@ -271,6 +271,39 @@ struct copier {
 	int nitems; /* entries copied */
 };
 
+/*
+ * The tree staged in cp->dst_fd becomes the step's layer; the staging dir
+ * is used up either way.
+ */
+static int commit_staged(struct build_stage *bs, struct copier *cp,
+			 char **staging, const char *key,
+			 const char *created_by, struct error **err)
+{
+	close(cp->dst_fd);
+	cp->dst_fd = -1;
+	int ret = build_commit_step(bs, key, created_by, *staging, false, NULL,
+				    err);
+	free(*staging);
+	*staging = NULL;
+	return ret;
+}
+
+/* The descriptors, and a staging dir that was not committed. */
+static void copier_release(struct copier *cp, char **staging)
+{
+	if (cp->dst_fd >= 0)
+		close(cp->dst_fd);
+	cp->dst_fd = -1;
+	if (*staging) {
+		store_layer_abort(cp->b->s, *staging);
+		free(*staging);
+		*staging = NULL;
+	}
+	if (cp->view_fd >= 0)
+		close(cp->view_fd);
+	cp->view_fd = -1;
+}
+
 /* fstatat in the view; false when absent. */
 static bool view_stat(struct copier *cp, const char *rel, struct stat *st)
 {
@@ -548,23 +581,11 @@ static int copy_tree_view(struct copier *cp, int srcfd, const char *srel,
 			  const char *drel, const char *rel_in_source,
 			  struct error **err)
 {
-	cleanup_close int fd = openat(
-		srcfd, srel, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-	if (fd < 0) {
+	struct strvec names = STRVEC_INIT;
+	if (read_dir_names(srcfd, srel, O_NOFOLLOW, &names) < 0) {
 		error_set_errno(err, "open '%s'", srel);
 		return -1;
 	}
-	DIR *d = fdopendir(dup(fd));
-	if (!d) {
-		error_set_errno(err, "opendir '%s'", srel);
-		return -1;
-	}
-	struct strvec names = STRVEC_INIT;
-	struct dirent *de;
-	while ((de = readdir(d)))
-		if (strcmp(de->d_name, ".") && strcmp(de->d_name, ".."))
-			strvec_push(&names, de->d_name);
-	closedir(d);
 	int ret = 0;
 	for (size_t i = 0; i < names.nr && !ret; i++) {
 		cleanup_free char *s = join(srel, names.v[i]);
@@ -959,22 +980,12 @@ static void glob_dir(int rootfd, const char *base, const char *pattern,
 			strvec_push(out, p);
 		return;
 	}
-	int fd = openat(rootfd, base, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (fd < 0)
-		return;
-	DIR *d = fdopendir(fd);
-	if (!d) {
-		close(fd);
-		return;
-	}
 	struct strvec names = STRVEC_INIT;
-	struct dirent *de;
-	while ((de = readdir(d)))
-		if (strcmp(de->d_name, ".") && strcmp(de->d_name, "..") &&
-		    !fnmatch(comp, de->d_name, FNM_PATHNAME))
-			strvec_push(&names, de->d_name);
-	closedir(d);
+	if (read_dir_names(rootfd, base, 0, &names) < 0)
+		return;
 	for (size_t i = 0; i < names.nr; i++) {
+		if (fnmatch(comp, names.v[i], FNM_PATHNAME))
+			continue;
 		cleanup_free char *p = join(base, names.v[i]);
 		if (rest)
 			glob_dir(rootfd, p, rest, out);
@@ -1449,20 +1460,9 @@ int build_step_copy(struct build_stage *bs, const struct dockerfile_instr *in,
 	if (copy_sources(&cp, from_context ? b->ctx_fd : sfd, from_context,
 			 srcs, n, dest_abs, dest_is_dir, err) < 0)
 		goto out2;
-	close(cp.dst_fd);
-	cp.dst_fd = -1;
-	ret = build_commit_step(bs, key, created_by, staging, false, NULL, err);
-	free(staging);
-	staging = NULL;
+	ret = commit_staged(bs, &cp, &staging, key, created_by, err);
 out2:
-	if (cp.dst_fd >= 0)
-		close(cp.dst_fd);
-	if (staging) {
-		store_layer_abort(b->s, staging);
-		free(staging);
-	}
-	if (cp.view_fd >= 0)
-		close(cp.view_fd);
+	copier_release(&cp, &staging);
 	build_view_close(&dview);
 out:
 	if (!key[0])
@@ -1546,20 +1546,9 @@ int build_step_workdir(struct build_stage *bs,
 	cp.dst_fd = open(staging, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (cp.dst_fd < 0 || ensure_dir(&cp, rel, err) < 0)
 		goto out;
-	close(cp.dst_fd);
-	cp.dst_fd = -1;
-	ret = build_commit_step(bs, key, created_by, staging, false, NULL, err);
-	free(staging);
-	staging = NULL;
+	ret = commit_staged(bs, &cp, &staging, key, created_by, err);
 out:
-	if (cp.dst_fd >= 0)
-		close(cp.dst_fd);
-	if (staging) {
-		store_layer_abort(b->s, staging);
-		free(staging);
-	}
-	if (cp.view_fd >= 0)
-		close(cp.view_fd);
+	copier_release(&cp, &staging);
 	build_view_close(&view);
 	free(rel);
 	build_progress_done(b, si, false, mono() - t0, ret < 0 ? *err : NULL);

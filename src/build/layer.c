@@ -92,27 +92,6 @@ out:
 	return ret;
 }
 
-static bool dir_is_empty(int fd)
-{
-	int d2 = dup(fd);
-	if (d2 < 0)
-		return false;
-	DIR *d = fdopendir(d2);
-	if (!d) {
-		close(d2);
-		return false;
-	}
-	bool empty = true;
-	struct dirent *de;
-	while ((de = readdir(d)))
-		if (strcmp(de->d_name, ".") && strcmp(de->d_name, "..")) {
-			empty = false;
-			break;
-		}
-	closedir(d);
-	return empty;
-}
-
 struct blob_sink {
 	struct store_blob_writer *w;
 };
@@ -136,7 +115,7 @@ int build_layer_commit_dir(struct build *b, const char *dir, bool upper,
 		store_layer_abort(b->s, dir);
 		return -1;
 	}
-	if (dir_is_empty(fd)) {
+	if (dir_is_empty_at(fd, ".")) {
 		close(fd);
 		*empty = true;
 		store_layer_abort(b->s, dir);

@@ -10,82 +10,6 @@
 
 /* ------------------------------------------------------------ Go helpers */
 
-#define RUNE_ERROR 0xFFFDu
-
-/*
- * Decode one rune like Go's utf8.DecodeRune: invalid or truncated input
- * gives RUNE_ERROR with width 1.  n must be > 0.
- */
-static size_t decode_rune(const unsigned char *s, size_t n, uint32_t *r)
-{
-	unsigned char c = s[0];
-	unsigned lo = 0x80, hi = 0xBF;
-	size_t w;
-	uint32_t v;
-
-	if (c < 0x80) {
-		*r = c;
-		return 1;
-	}
-	if (c >= 0xC2 && c <= 0xDF) {
-		w = 2;
-		v = c & 0x1F;
-	} else if (c >= 0xE0 && c <= 0xEF) {
-		w = 3;
-		v = c & 0x0F;
-		if (c == 0xE0)
-			lo = 0xA0;
-		else if (c == 0xED)
-			hi = 0x9F;
-	} else if (c >= 0xF0 && c <= 0xF4) {
-		w = 4;
-		v = c & 0x07;
-		if (c == 0xF0)
-			lo = 0x90;
-		else if (c == 0xF4)
-			hi = 0x8F;
-	} else {
-		*r = RUNE_ERROR;
-		return 1;
-	}
-	if (n < w || s[1] < lo || s[1] > hi)
-		goto bad;
-	v = (v << 6) | (s[1] & 0x3F);
-	for (size_t i = 2; i < w; i++) {
-		if (s[i] < 0x80 || s[i] > 0xBF)
-			goto bad;
-		v = (v << 6) | (s[i] & 0x3F);
-	}
-	*r = v;
-	return w;
-bad:
-	*r = RUNE_ERROR;
-	return 1;
-}
-
-/* Go's unicode.IsSpace. */
-static bool is_go_space(uint32_t r)
-{
-	switch (r) {
-	case '\t':
-	case '\n':
-	case '\v':
-	case '\f':
-	case '\r':
-	case ' ':
-	case 0x85:
-	case 0xA0:
-	case 0x1680:
-	case 0x2028:
-	case 0x2029:
-	case 0x202F:
-	case 0x205F:
-	case 0x3000:
-		return true;
-	}
-	return r >= 0x2000 && r <= 0x200A;
-}
-
 /* Go's strings.TrimSpace on s[*start..*end). */
 static void trim_space(const char *s, size_t *start, size_t *end)
 {
@@ -93,8 +17,8 @@ static void trim_space(const char *s, size_t *start, size_t *end)
 	size_t i = *start, first = *end, last = *start;
 	while (i < *end) {
 		uint32_t r;
-		size_t w = decode_rune(u + i, *end - i, &r);
-		if (!is_go_space(r)) {
+		size_t w = utf8_decode_rune(u + i, *end - i, &r);
+		if (!go_is_space(r)) {
 			if (first == *end)
 				first = i;
 			last = i + w;
@@ -174,8 +98,8 @@ static bool glob_class_char(const char *p, size_t n, size_t *i)
 			return false;
 	}
 	uint32_t r;
-	size_t w = decode_rune((const unsigned char *)p + *i, n - *i, &r);
-	if (r == RUNE_ERROR && w == 1)
+	size_t w = utf8_decode_rune((const unsigned char *)p + *i, n - *i, &r);
+	if (r == UTF8_RUNE_ERROR && w == 1)
 		return false;
 	*i += w;
 	return *i < n;
@@ -389,7 +313,7 @@ static enum esc_kind classify_escape(uint32_t c, uint32_t *rune)
 
 static size_t next_rune(const char *s, size_t n, size_t i, uint32_t *r)
 {
-	return decode_rune((const unsigned char *)s + i, n - i, r);
+	return utf8_decode_rune((const unsigned char *)s + i, n - i, r);
 }
 
 /*
@@ -645,7 +569,8 @@ static bool nfa_run(const struct pattern *p, const char *s, size_t n,
 	nfa_add(p, &cur, mark, gen, stack, 0, 0);
 	while (i < n && cur.n) {
 		uint32_t r;
-		size_t w = decode_rune((const unsigned char *)s + i, n - i, &r);
+		size_t w = utf8_decode_rune((const unsigned char *)s + i, n - i,
+					    &r);
 		if (prefixes && s[i] == '/' && i)
 			*prefixes++ = nfa_accepts(p, &cur);
 		gen++;

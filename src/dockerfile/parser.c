@@ -17,44 +17,10 @@
 
 size_t dfp_utf8_decode(const char *s, const char *end, uint32_t *cp)
 {
-	const unsigned char *p = (const unsigned char *)s;
-	size_t avail = (size_t)(end - s);
-	unsigned c = p[0], lo = 0x80, hi = 0xBF;
-
-	if (c < 0x80) {
-		*cp = c;
-		return 1;
-	}
-	if (c < 0xC2 || c > 0xF4)
-		return 0;
-	if (c < 0xE0) {
-		if (avail < 2 || (p[1] & 0xC0) != 0x80)
-			return 0;
-		*cp = ((c & 0x1Fu) << 6) | (p[1] & 0x3Fu);
-		return 2;
-	}
-	if (c < 0xF0) {
-		if (c == 0xE0)
-			lo = 0xA0; /* overlong */
-		if (c == 0xED)
-			hi = 0x9F; /* surrogates */
-		if (avail < 3 || p[1] < lo || p[1] > hi ||
-		    (p[2] & 0xC0) != 0x80)
-			return 0;
-		*cp = ((c & 0x0Fu) << 12) | ((p[1] & 0x3Fu) << 6) |
-		      (p[2] & 0x3Fu);
-		return 3;
-	}
-	if (c == 0xF0)
-		lo = 0x90; /* overlong */
-	if (c == 0xF4)
-		hi = 0x8F; /* above U+10FFFF */
-	if (avail < 4 || p[1] < lo || p[1] > hi || (p[2] & 0xC0) != 0x80 ||
-	    (p[3] & 0xC0) != 0x80)
-		return 0;
-	*cp = ((c & 0x07u) << 18) | ((p[1] & 0x3Fu) << 12) |
-	      ((p[2] & 0x3Fu) << 6) | (p[3] & 0x3Fu);
-	return 4;
+	size_t w = utf8_decode_rune((const unsigned char *)s,
+				    (size_t)(end - s), cp);
+	/* a real U+FFFD is 3 bytes wide: width 1 means invalid */
+	return *cp == UTF8_RUNE_ERROR && w == 1 ? 0 : w;
 }
 
 size_t dfp_space_len(const char *s, const char *end)

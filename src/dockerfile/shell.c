@@ -10,7 +10,6 @@
 #include "dockerfile/dockerfile.h"
 
 #define EOF_CP (-1)
-#define REPLACEMENT_CP 0xFFFD
 /* Nesting of ${a:-${b:-...}} we accept before refusing the word. */
 #define MAX_DEPTH 500
 /*
@@ -113,37 +112,16 @@ void dockerfile_env_copy(struct dockerfile_env *dst,
 
 /* ---------------------------------------------------------------- UTF-8 */
 
-/* Go's utf8.DecodeRune: invalid input gives U+FFFD with width 1. */
+/* Go's utf8.DecodeRune, and EOF_CP at the end. */
 static int32_t utf8_decode(const unsigned char *s, size_t len, size_t *width)
 {
-	*width = 1;
-	if (!len)
+	uint32_t r;
+	if (!len) {
+		*width = 1;
 		return EOF_CP;
-	unsigned c = s[0];
-	if (c < 0x80)
-		return (int32_t)c;
-	size_t n;
-	uint32_t cp, min;
-	if (c >= 0xc2 && c <= 0xdf) {
-		n = 2, cp = c & 0x1f, min = 0x80;
-	} else if (c >= 0xe0 && c <= 0xef) {
-		n = 3, cp = c & 0x0f, min = 0x800;
-	} else if (c >= 0xf0 && c <= 0xf4) {
-		n = 4, cp = c & 0x07, min = 0x10000;
-	} else {
-		return REPLACEMENT_CP;
 	}
-	if (len < n)
-		return REPLACEMENT_CP;
-	for (size_t i = 1; i < n; i++) {
-		if ((s[i] & 0xc0) != 0x80)
-			return REPLACEMENT_CP;
-		cp = (cp << 6) | (s[i] & 0x3f);
-	}
-	if (cp < min || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
-		return REPLACEMENT_CP;
-	*width = n;
-	return (int32_t)cp;
+	*width = utf8_decode_rune(s, len, &r);
+	return (int32_t)r;
 }
 
 static void add_rune(struct strbuf *sb, int32_t cp)
@@ -152,7 +130,7 @@ static void add_rune(struct strbuf *sb, int32_t cp)
 	size_t n;
 	uint32_t c = (uint32_t)cp;
 	if (cp < 0 || c > 0x10ffff || (c >= 0xd800 && c <= 0xdfff))
-		c = REPLACEMENT_CP;
+		c = UTF8_RUNE_ERROR;
 	if (c < 0x80) {
 		b[0] = (unsigned char)c;
 		n = 1;
@@ -208,29 +186,6 @@ static void runes_release(struct runes *r)
 }
 
 /* ------------------------------------------------- character classes */
-
-/* Go's unicode.IsSpace. */
-static bool is_space(int32_t c)
-{
-	switch (c) {
-	case '\t':
-	case '\n':
-	case '\v':
-	case '\f':
-	case '\r':
-	case ' ':
-	case 0x85:
-	case 0xa0:
-	case 0x1680:
-	case 0x2028:
-	case 0x2029:
-	case 0x202f:
-	case 0x205f:
-	case 0x3000:
-		return true;
-	}
-	return c >= 0x2000 && c <= 0x200a;
-}
 
 struct range {
 	int32_t lo, hi;
@@ -543,13 +498,13 @@ static void words_add_char(struct words *w, int32_t c)
 {
 	if (!w)
 		return;
-	if (is_space(c) && w->in_word) {
+	if (go_is_space((uint32_t)c) && w->in_word) {
 		if (w->word.len) {
 			strvec_push(w->out, w->word.buf);
 			strbuf_reset(&w->word);
 			w->in_word = false;
 		}
-	} else if (!is_space(c)) {
+	} else if (!go_is_space((uint32_t)c)) {
 		words_add_raw_char(w, c);
 	}
 }
@@ -854,18 +809,26 @@ static void reverse_pattern(struct strbuf *out, const char *pat)
 	runes_release(&r);
 }
 
+/* pattern_compile(), its failure reported as a substitution error. */
+static int subst_pattern(struct lexer *lx, struct pattern *p, const char *pat,
+			 bool greedy, bool anchored)
+{
+	struct strbuf msg = STRBUF_INIT;
+	int ret = pattern_compile(p, pat, greedy, anchored, &msg);
+	if (ret < 0)
+		lex_error(lx, "invalid pattern (%s) in substitution: %s", pat,
+			  msg.buf);
+	strbuf_release(&msg);
+	return ret;
+}
+
 /* ${VAR#pat} / ${VAR##pat}: value without the matched prefix. */
 static int trim_prefix(struct lexer *lx, const char *pat, const char *value,
 		       bool greedy, struct strbuf *out)
 {
 	struct pattern p;
-	struct strbuf msg = STRBUF_INIT;
-	if (pattern_compile(&p, pat, greedy, true, &msg) < 0) {
-		lex_error(lx, "invalid pattern (%s) in substitution: %s", pat,
-			  msg.buf);
-		strbuf_release(&msg);
+	if (subst_pattern(lx, &p, pat, greedy, true) < 0)
 		return -1;
-	}
 	struct runes r;
 	size_t len = strlen(value), m0, m1;
 	runes_decode(&r, value, len);
@@ -899,13 +862,8 @@ static int substitute(struct lexer *lx, const char *pat, const char *repl,
 		      const char *value, bool all, struct strbuf *out)
 {
 	struct pattern p;
-	struct strbuf msg = STRBUF_INIT;
-	if (pattern_compile(&p, pat, true, false, &msg) < 0) {
-		lex_error(lx, "invalid pattern (%s) in substitution: %s", pat,
-			  msg.buf);
-		strbuf_release(&msg);
+	if (subst_pattern(lx, &p, pat, true, false) < 0)
 		return -1;
-	}
 	struct runes r;
 	size_t len = strlen(value), m0, m1;
 	runes_decode(&r, value, len);

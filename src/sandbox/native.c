@@ -362,14 +362,24 @@ mounted:
 		child_fail_errno(c, "open '%s'", merged);
 }
 
-static void op_mask(struct sandbox_child *c, const struct sandbox_op *op)
+/*
+ * The path a mask or read-only op covers, O_PATH in the root; -1 when it
+ * does not exist in this image (nothing to cover).
+ */
+static int open_masked(struct sandbox_child *c, const struct sandbox_op *op)
 {
 	int tfd = sandbox_open_in_root(c->rootfd, op->dst, O_PATH | O_NOFOLLOW,
 				       0);
-	if (tfd < 0 && errno == ENOENT)
-		return;
-	if (tfd < 0)
+	if (tfd < 0 && errno != ENOENT)
 		child_fail_errno(c, "openat2 '%s' in the root", op->dst);
+	return tfd;
+}
+
+static void op_mask(struct sandbox_child *c, const struct sandbox_op *op)
+{
+	int tfd = open_masked(c, op);
+	if (tfd < 0)
+		return;
 	struct stat st;
 	if (fstat(tfd, &st) < 0)
 		child_fail_errno(c, "fstat '%s'", op->dst);
@@ -390,12 +400,9 @@ static void op_mask(struct sandbox_child *c, const struct sandbox_op *op)
 
 static void op_readonly(struct sandbox_child *c, const struct sandbox_op *op)
 {
-	int tfd = sandbox_open_in_root(c->rootfd, op->dst, O_PATH | O_NOFOLLOW,
-				       0);
-	if (tfd < 0 && errno == ENOENT)
-		return;
+	int tfd = open_masked(c, op);
 	if (tfd < 0)
-		child_fail_errno(c, "openat2 '%s' in the root", op->dst);
+		return;
 	int mfd = open_tree(tfd, "",
 			    OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC |
 				    AT_EMPTY_PATH | AT_RECURSIVE);
@@ -455,6 +462,16 @@ static void op_loopback(struct sandbox_child *c)
 	if (ioctl(fd, SIOCSIFFLAGS, &ifr) < 0)
 		child_fail_errno(c, "ioctl SIOCSIFFLAGS 'lo'");
 	close(fd);
+}
+
+void child_setup(struct sandbox_child *c)
+{
+	if (setsid() < 0)
+		child_fail_errno(c, "setsid");
+	umask(022);
+	if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0)
+		child_fail_errno(c, "mount make-rprivate '/'");
+	child_run_ops(c, 0, c->plan->nr);
 }
 
 void child_run_ops(struct sandbox_child *c, size_t from, size_t to)
@@ -722,17 +739,7 @@ static void child_native(struct sandbox_child *c)
 	const struct sandbox *sb = c->sb;
 	struct error *err = NULL;
 
-	/* Detach from kiln's terminal: no TIOCSTI into the user's shell. */
-	if (setsid() < 0)
-		child_fail_errno(c, "setsid");
-	umask(022);
-	/*
-	 * Nothing we mount may propagate back to the host: make every mount
-	 * in our new mount namespace private first.
-	 */
-	if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0)
-		child_fail_errno(c, "mount make-rprivate '/'");
-	child_run_ops(c, 0, c->plan->nr);
+	child_setup(c);
 
 	if (sb->tty)
 		child_pty(c);

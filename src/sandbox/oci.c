@@ -199,13 +199,8 @@ static void child_oci(struct sandbox_child *c)
 	const struct sandbox_plan *plan = c->plan;
 	struct error *err = NULL;
 
-	if (setsid() < 0)
-		child_fail_errno(c, "setsid");
-	umask(022);
-	/* The overlay must stay in this namespace: everything private. */
-	if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0)
-		child_fail_errno(c, "mount make-rprivate '/'");
-	child_run_ops(c, 0, plan->nr);
+	/* the overlay stays in this namespace */
+	child_setup(c);
 
 	uid_t uid = sb->uid;
 	gid_t gid = sb->gid;

@@ -114,6 +114,12 @@ void child_send(struct sandbox_child *c, int type, int code, const char *text);
 
 /* Execute plan ops [from, to) in the child.  Never returns on failure. */
 void child_run_ops(struct sandbox_child *c, size_t from, size_t to);
+/*
+ * What both executors' children do first: a session of their own (no
+ * TIOCSTI into the user's terminal), umask 022, every mount private (none
+ * may propagate back to the host), then all the plan's ops.
+ */
+void child_setup(struct sandbox_child *c);
 
 /*
  * Open `path` (absolute, inside the root) below `rootfd` without leaving

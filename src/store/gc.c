@@ -90,15 +90,9 @@ static void mark_containers(struct store *s, struct dset *blobs,
 			    struct dset *diffids, struct dset *held,
 			    struct dset *manifests)
 {
-	int fd = openat(s->root_fd, STORE_CONTAINERS_DIR,
-			O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (fd < 0)
+	DIR *d = opendir_at(s->root_fd, STORE_CONTAINERS_DIR, 0);
+	if (!d)
 		return;
-	DIR *d = fdopendir(fd);
-	if (!d) {
-		close(fd);
-		return;
-	}
 	struct dirent *de;
 	while ((de = readdir(d))) {
 		if (de->d_name[0] == '.')
@@ -151,21 +145,12 @@ static void for_each_entry(int parent, const char *sub, struct store *s,
 	int fd = openat(parent, sub, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (fd < 0)
 		return;
-	DIR *d = fdopendir(fd);
-	if (!d) {
-		close(fd);
-		return;
-	}
 	struct strvec names = STRVEC_INIT;
-	struct dirent *de;
-	while ((de = readdir(d)))
-		if (strcmp(de->d_name, ".") && strcmp(de->d_name, ".."))
-			strvec_push(&names, de->d_name);
-	qsort(names.v, names.nr, sizeof(char *), cmp_str);
-	for (size_t i = 0; i < names.nr; i++)
-		fn(s, dirfd(d), names.v[i], data);
+	if (!read_dir_names(fd, ".", 0, &names))
+		for (size_t i = 0; i < names.nr; i++)
+			fn(s, fd, names.v[i], data);
 	strvec_clear(&names);
-	closedir(d);
+	close(fd);
 }
 
 static bool hex64(const char *n)

@@ -54,10 +54,6 @@ static int open_unsynced(struct store *s)
 static int mark_unsynced(struct store *s, const char *hex, const char *id,
 			 struct error **err)
 {
-	if (mkdirat(s->root_fd, "unsynced", 0755) < 0 && errno != EEXIST) {
-		error_set_errno(err, "mkdir '%s/unsynced'", s->root);
-		return -1;
-	}
 	cleanup_close int fd = open_unsynced(s);
 	if (fd < 0) {
 		error_set_errno(err, "open '%s/unsynced'", s->root);
@@ -168,13 +164,9 @@ struct marker {
 static size_t read_markers(struct store *s, struct marker **out)
 {
 	*out = NULL;
-	int fd = open_unsynced(s);
-	DIR *d = fd >= 0 ? fdopendir(fd) : NULL;
-	if (!d) {
-		if (fd >= 0)
-			close(fd);
+	DIR *d = opendir_at(s->root_fd, "unsynced", 0);
+	if (!d)
 		return 0;
-	}
 	size_t nr = 0, alloc = 0;
 	struct dirent *de;
 	const char *id = boot_id();

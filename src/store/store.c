@@ -155,15 +155,9 @@ uint64_t store_du_at(int parent, const char *name)
 		return 0;
 	if (!S_ISDIR(st.st_mode))
 		return S_ISREG(st.st_mode) ? (uint64_t)st.st_size : 0;
-	int fd = openat(parent, name,
-			O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-	if (fd < 0)
+	DIR *d = opendir_at(parent, name, O_NOFOLLOW);
+	if (!d)
 		return 0;
-	DIR *d = fdopendir(fd);
-	if (!d) {
-		close(fd);
-		return 0;
-	}
 	uint64_t total = 0;
 	struct dirent *de;
 	while ((de = readdir(d)))
@@ -208,28 +202,6 @@ char *store_default_root(void)
 	return xstrfmt("%s/.local/share/kiln", v && *v ? v : "/");
 }
 
-static bool dir_is_empty(int fd)
-{
-	int dfd = fcntl(fd, F_DUPFD_CLOEXEC, 3);
-	if (dfd < 0)
-		return false;
-	DIR *d = fdopendir(dfd);
-	if (!d) {
-		close(dfd);
-		return false;
-	}
-	rewinddir(d);
-	bool empty = true;
-	struct dirent *de;
-	while ((de = readdir(d)))
-		if (strcmp(de->d_name, ".") && strcmp(de->d_name, "..")) {
-			empty = false;
-			break;
-		}
-	closedir(d);
-	return empty;
-}
-
 static int open_subdir(struct store *s, const char *name, struct error **err)
 {
 	if (mkdirat(s->root_fd, name, 0755) < 0 && errno != EEXIST &&
@@ -264,7 +236,7 @@ struct store *store_open(const char *root, struct error **err)
 	}
 	struct stat st;
 	bool fresh = fstatat(s->root_fd, "oci-layout", &st, 0) < 0;
-	if (fresh && !dir_is_empty(s->root_fd) &&
+	if (fresh && !dir_is_empty_at(s->root_fd, ".") &&
 	    fstatat(s->root_fd, "index.json", &st, 0) == 0) {
 		error_set(err, KILN_EINVAL,
 			  "open store '%s': an index.json without oci-layout; "
@@ -282,8 +254,8 @@ struct store *store_open(const char *root, struct error **err)
 	if ((s->tmp_fd = open_subdir(s, "tmp", err)) < 0)
 		goto fail;
 	for (const char *const *d =
-		     (const char *const[]){ "layers", "layerinfo", "cache",
-					    NULL };
+		     (const char *const[]){ "layers", "layerinfo", "unsynced",
+					    "cache", NULL };
 	     *d; d++)
 		if (mkdirat(s->root_fd, *d, 0755) < 0 && errno != EEXIST &&
 		    errno != EROFS && errno != EACCES) {
