@@ -83,17 +83,6 @@ sb_test() {
 sr() { "$SR" $X "$@"; }
 export SR BB BB2
 
-# wait_for FILE PATTERN: poll until the file matches (5 s).
-wait_for() {
-	local i
-	for i in $(seq 1 50); do
-		grep -q "$2" "$1" 2>/dev/null && return 0
-		sleep 0.1
-	done
-	echo "timeout waiting for '$2' in $1"; cat "$1"
-	return 1
-}
-
 sb_test 'the command is PID 1 and host processes are invisible' '
 	sleep 30 & host_pid=$!
 	sr --lower "$BB" -- sh -c "echo \$\$; ls /proc | grep -c \"^[0-9]\"; test -e /proc/$host_pid && echo visible" >out

@@ -82,17 +82,6 @@ run_test() {
 kr() { kiln run $X "$@"; }
 export -f kr
 
-# wait_for FILE PATTERN: poll until the file matches (10 s).
-wait_for() {
-	local i
-	for i in $(seq 1 100); do
-		grep -q "$2" "$1" 2>/dev/null && return 0
-		sleep 0.1
-	done
-	echo "timeout waiting for '$2' in $1"; cat "$1"
-	return 1
-}
-
 # ---------------------------------------------------------------- isolation
 run_test 'the command is PID 1 and host processes are invisible' '
 	sleep 30 & host_pid=$!

@@ -236,9 +236,7 @@ test_expect_success 'a registry killed mid-pull and restarted: the pull complete
 		bigpull >out 2>err; echo $? >rc) &
 	pull=$!
 	# stop it once the big blob is flowing (its headers are in the log)
-	n=0 &&
-	until grep -q "Content-Length: [0-9]\{7,\}" err 2>/dev/null ||
-		test $n -ge 200; do sleep 0.1; n=$((n + 1)); done &&
+	wait_for err "Content-Length: [0-9]\{7,\}" 20 &&
 	sleep 0.5 &&
 	stop_registry reg &&
 	sleep 1 &&

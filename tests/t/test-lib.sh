@@ -212,6 +212,17 @@ podman_() {
 		--storage-driver vfs "$@"
 }
 
+# wait_for FILE PATTERN [SECONDS]: poll until the file matches (10 s).
+wait_for() {
+	local i
+	for i in $(seq 1 $((${3:-10} * 10))); do
+		grep -q "$2" "$1" 2>/dev/null && return 0
+		sleep 0.1
+	done
+	echo "timeout waiting for '$2' in $1"; cat "$1"
+	return 1
+}
+
 test_grep() {
 	if ! grep "$@"; then
 		echo "test_grep: no match for: $*" >&2
